@@ -1,0 +1,159 @@
+# Tiny GPT, week by week: every command a learner types.
+# `make` or `make help` lists them. Lines marked `## group: text` are what help prints.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Command-line knobs (see `make help`)
+CFG ?= configs/tiny.yaml
+ARGS ?=
+VOCAB ?= 1024
+
+# Each week's package and its coverage gate (percent).
+week1_pkg := week1_setup
+week2_pkg := week2_tokenizer
+week3_pkg := week3_model
+week4_pkg := week4_training
+week5_pkg := week5_generation
+week6_pkg := week6_optimizations
+shared_gate := 90
+week1_gate := 85
+week2_gate := 90
+week3_gate := 90
+week4_gate := 85
+week5_gate := 90
+week6_gate := 85
+overall_gate := 85
+WEEKS := week1 week2 week3 week4 week5 week6
+
+.PHONY: help setup data env explore baseline test test-fast lint format clean-venv \
+        shared-tests cross-tests notebooks bpe-train train eval plot sample chat evaluate $(WEEKS)
+
+help: ## Setup: list every command
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
+	  if (p[1] != g) { g = p[1]; printf "\n%s\n", g }; printf "  make %-14s %s\n", $$1, p[2] }' \
+	  $(MAKEFILE_LIST)
+	@echo
+
+# ------------------------------------------------------------------ setup
+
+setup: $(STAMP) ## Setup: create .venv and install the course (idempotent)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+	  "Python 3.11+ is needed; run make setup PYTHON=python3.11 (or newer)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+data: setup ## Week 1: fetch tiny shakespeare and the GPT-2 tokenizer files (checksummed)
+	$(PY) -m week1_setup data
+
+# ------------------------------------------------------------------ week 1
+
+env: setup ## Week 1: report Python, libraries, cores and devices; fails if something is missing
+	$(PY) -m week1_setup env
+
+explore: data ## Week 1: corpus statistics and a character-frequency plot in runs/explore/
+	$(PY) -m week1_setup explore
+
+baseline: data ## Week 1: the byte-bigram baseline's validation bits per byte
+	$(PY) -m week1_setup baseline
+
+# ------------------------------------------------------------------ week 2
+
+bpe-train: data ## Week 2: train a BPE tokenizer (VOCAB=1024 [INPUT=file] [OUT=path])
+	$(PY) -m week2_tokenizer train --vocab-size $(VOCAB) $(if $(INPUT),--input $(INPUT)) \
+	  $(if $(OUT),--output $(OUT))
+
+# ------------------------------------------------------------------ week 4
+
+train: data ## Week 4: train a model (CFG=configs/tiny.yaml [ARGS="train.max_iters=200"] [RESUME=runs/x] [OVERWRITE=1])
+	$(PY) -m week4_training train --config $(CFG) $(if $(RESUME),--resume $(RESUME)) \
+	  $(if $(OVERWRITE),--overwrite) $(ARGS)
+
+eval: data ## Week 4: validation loss, perplexity, bits per byte of a checkpoint ([CKPT=runs/x])
+	$(PY) -m week4_training eval $(if $(CKPT),--checkpoint $(CKPT))
+
+plot: setup ## Week 4: loss and learning-rate curves as PNG ([RUNS="runs/a runs/b"])
+	$(PY) -m week4_training plot $(RUNS)
+
+# ------------------------------------------------------------------ week 5
+
+# Sampling knobs; empty means "the checkpoint's config decides".
+PROMPT ?=
+N ?=
+TEMP ?=
+TOPK ?=
+TOPP ?=
+SEED ?=
+quote = '$(subst ','\'',$(1))'
+sample_args = $(if $(CKPT),--checkpoint $(CKPT)) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+  $(if $(N),--max-new-tokens $(N)) $(if $(TEMP),--temperature $(TEMP)) $(if $(TOPK),--top-k $(TOPK)) \
+  $(if $(TOPP),--top-p $(TOPP)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND))
+
+sample: setup ## Week 5: generate text (PROMPT="..." [CKPT=runs/x|gpt2] [N=200] [TEMP=0.8] [TOPK=] [TOPP=] [SEED=])
+	$(PY) -m week5_generation sample --prompt $(call quote,$(PROMPT)) $(sample_args)
+
+chat: setup ## Week 5: an interactive prompt loop with a checkpoint ([CKPT=...] and the sample knobs)
+	$(PY) -m week5_generation sample --interactive $(sample_args)
+
+evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, samples, sample statistics) ([CKPTS="runs/a runs/b"])
+	$(PY) -m week5_generation evaluate $(CKPTS)
+
+# ------------------------------------------------------------------ tests
+
+# $(call week_tests,package,gate): run a package's tests with its coverage gate; data goes to
+# .coverage.<package> so `make test` can combine every week into the overall figure.
+define week_tests
+	@if ls $(1)/tests/test_*.py >/dev/null 2>&1; then \
+	  echo "== $(1): tests, coverage gate $(2)%"; \
+	  COVERAGE_FILE=.coverage.$(1) $(PY) -m pytest $(1)/tests --cov=$(1) \
+	    --cov-report=term:skip-covered --cov-fail-under=$(2); \
+	else echo "== $(1): no tests yet (lesson outline only)"; fi
+endef
+
+shared-tests: setup data ## Tests: the shared package, coverage gate 90%
+	$(call week_tests,shared,$(shared_gate))
+
+$(WEEKS): setup data
+	$(call week_tests,$($@_pkg),$($@_gate))
+
+week1: ## Tests: week 1 with its coverage gate (85%)
+week2: ## Tests: week 2 with its coverage gate (90%)
+week3: ## Tests: week 3 with its coverage gate (90%)
+week4: ## Tests: week 4 with its coverage gate (85%)
+week5: ## Tests: week 5 with its coverage gate (90%)
+week6: ## Tests: week 6 with its coverage gate (85%)
+
+cross-tests: setup data ## Tests: cross-week tests in tests/ (corpus to samples, CLIs)
+	@echo "== tests/: cross-week tests"
+	COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests --cov --cov-report=
+
+notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom
+	$(PY) -m shared.notebooks $(sort $(wildcard week*/lesson.ipynb))
+
+test: setup data ## Tests: run everything (each week and its gate, tests/, notebooks, overall coverage >= 85%)
+	@rm -f .coverage .coverage.*
+	@$(MAKE) --no-print-directory shared-tests $(WEEKS) cross-tests
+	@echo "== overall coverage, gate $(overall_gate)%"
+	@$(PY) -m coverage combine --quiet .coverage.*
+	@$(PY) -m coverage report --format=total --fail-under=$(overall_gate) \
+	  | sed 's/^/overall coverage: /;s/$$/%/'
+	@$(MAKE) --no-print-directory notebooks
+
+lint: setup ## Tooling: ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## Tooling: ruff format and fix what ruff can fix
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean-venv: ## Tooling: remove .venv (the next make setup reinstalls)
+	rm -rf $(VENV)

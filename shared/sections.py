@@ -1,0 +1,57 @@
+"""The config sections that belong to no single week: `data` (which corpus) and `run` (naming, seed,
+device). Week 2 adds `tokenizer`, week 3 `model`, week 4 `train`, week 5 `sample`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import check, register_section
+
+
+@register_section("data")
+@dataclass
+class DataConfig:
+    """Where the text comes from.
+
+    corpus: a known file of `make data` (see `shared.data.KNOWN_FILES`) or a path to a UTF-8 text
+        file. The last 10% of its characters are the validation split (`shared.data.split_text`).
+    """
+
+    corpus: str = "tinyshakespeare.txt"
+
+    def __post_init__(self) -> None:
+        check(bool(self.corpus), "corpus", "a known corpus name or a path to a text file")
+
+
+@register_section("run")
+@dataclass
+class RunConfig:
+    """How a run is named, seeded and placed.
+
+    name: the folder under `out_dir` that the run writes (`runs/<name>/`).
+    seed: one seed for Python, NumPy, PyTorch and MLX random numbers; one seed, one result.
+    device: `auto` picks cuda > mps > cpu; or name one of them.
+    out_dir: where run folders live.
+    backend: `torch`, or `mlx` for the week-6 MLX port.
+    """
+
+    name: str = "run"
+    seed: int = 1337
+    device: str = "auto"
+    out_dir: str = "runs"
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        allowed_chars = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        check(
+            bool(self.name) and set(self.name) <= allowed_chars and not self.name.startswith("."),
+            "name",
+            "a folder name of letters, digits, '-', '_' and '.'",
+        )
+        check(self.seed >= 0, "seed", "a non-negative integer")
+        check(
+            self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+            "device",
+            "one of auto, cpu, cuda, cuda:N, mps",
+        )
+        check(self.backend in ("torch", "mlx"), "backend", "torch or mlx")

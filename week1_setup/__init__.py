@@ -1,0 +1,9 @@
+"""Week 1: check the environment, fetch the corpus, look at it, and set the first baseline.
+
+The baseline is a byte-bigram model (`week1_setup.bigram`): the number in bits per byte that every
+later model must beat.
+"""
+
+from week1_setup.bigram import ByteBigram, bigram_baseline
+
+__all__ = ["ByteBigram", "bigram_baseline"]
