@@ -32,7 +32,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup data env explore baseline test test-fast lint format clean-venv \
-        shared-tests cross-tests notebooks bpe-train train eval plot sample chat evaluate $(WEEKS)
+        shared-tests cross-tests notebooks bpe-train train eval plot sample chat evaluate bench $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -106,14 +106,19 @@ chat: setup ## Week 5: an interactive prompt loop with a checkpoint ([CKPT=...] 
 evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, samples, sample statistics) ([CKPTS="runs/a runs/b"])
 	$(PY) -m week5_generation evaluate $(CKPTS)
 
+# ------------------------------------------------------------------ week 6
+
+bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1])
+	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick)
+
 # ------------------------------------------------------------------ tests
 
 # $(call week_tests,package,gate): run a package's tests with its coverage gate; data goes to
 # .coverage.<package> so `make test` can combine every week into the overall figure.
 define week_tests
-	@if ls $(1)/tests/test_*.py >/dev/null 2>&1; then \
+	@if [ -n "$$(find $(1) -path '*/tests/test_*.py' -print -quit)" ]; then \
 	  echo "== $(1): tests, coverage gate $(2)%"; \
-	  COVERAGE_FILE=.coverage.$(1) $(PY) -m pytest $(1)/tests --cov=$(1) \
+	  COVERAGE_FILE=.coverage.$(1) $(PY) -m pytest $(1) --cov=$(1) \
 	    --cov-report=term:skip-covered --cov-fail-under=$(2); \
 	else echo "== $(1): no tests yet (lesson outline only)"; fi
 endef
