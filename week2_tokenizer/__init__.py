@@ -1,0 +1,12 @@
+"""Week 2: a byte-level BPE tokenizer (train, encode, decode, save/load, GPT-2 compatibility).
+
+tokenizer = train_bpe(text, vocab_size=1024)
+ids = tokenizer.encode("To be, or not to be")
+assert tokenizer.decode(ids) == "To be, or not to be"
+"""
+
+from week2_tokenizer.config import TokenizerConfig, load_or_train_tokenizer
+from week2_tokenizer.tokenizer import Tokenizer
+from week2_tokenizer.train import train_bpe
+
+__all__ = ["Tokenizer", "TokenizerConfig", "load_or_train_tokenizer", "train_bpe"]

@@ -1,0 +1,90 @@
+"""Encoding one pre-token: apply the learned merges in the order they were learned.
+
+The rule (GPT-2's): among the adjacent pairs of the current tokens, take the one whose merge was
+learned first (lowest rank); replace all its occurrences, left to right; repeat until no pair
+has a merge. `merge_simple` does exactly that. It rescans the piece after every merge, so a piece
+of n bytes costs up to n^2 steps: fine for words, hopeless for 1 MB with no space in it.
+
+`merge_heap` gives the same tokens in O(n log n): the tokens form a linked list, and a heap
+holds (rank, position) for every pair that has a merge. Popping the heap gives the lowest rank,
+leftmost first, which is the order the simple loop merges in; entries whose pair has changed
+since they were pushed are skipped. Merging two tokens only creates pairs with their neighbours,
+and those are pushed. (A merge made from token t is always learned after t, so a new pair never
+has a lower rank than the one just merged.)
+"""
+
+from __future__ import annotations
+
+import heapq
+from itertools import pairwise
+
+# (left id, right id) -> (rank, id of the merged token)
+MergeTable = dict[tuple[int, int], tuple[int, int]]
+
+NO_MERGE = (1 << 62, -1)
+LONG_PIECE = 48  # tokens; from here on the heap is faster than rescanning
+
+
+def merge_simple(ids: list[int], table: MergeTable) -> list[int]:
+    """Apply merges to `ids` by repeatedly merging the lowest-rank pair (quadratic, clear)."""
+    while len(ids) > 1:
+        best = min(pairwise(ids), key=lambda pair: table.get(pair, NO_MERGE))
+        if best not in table:
+            break
+        a, b = best
+        new = table[best][1]
+        merged, i, n = [], 0, len(ids)
+        while i < n:
+            if i + 1 < n and ids[i] == a and ids[i + 1] == b:
+                merged.append(new)
+                i += 2
+            else:
+                merged.append(ids[i])
+                i += 1
+        ids = merged
+    return ids
+
+
+def merge_heap(ids: list[int], table: MergeTable) -> list[int]:
+    """The same result as `merge_simple`, in O(n log n) with a linked list and a heap.
+
+    A heap entry (rank, position) is packed into one int, rank << 32 | position: ints are not
+    tracked by Python's garbage collector, and a million tracked tuples would make it crawl.
+    """
+    n = len(ids)
+    tokens = list(ids)  # tokens[i] = -1 once position i has been merged into its left neighbour
+    after = list(range(1, n + 1))  # next live position (n: none)
+    before = list(range(-1, n - 1))  # previous live position (-1: none)
+    heap = [table[pair][0] << 32 | i for i, pair in enumerate(pairwise(ids)) if pair in table]
+    heapq.heapify(heap)
+    get, pop, push, mask = table.get, heapq.heappop, heapq.heappush, (1 << 32) - 1
+    while heap:
+        packed = pop(heap)
+        rank, i = packed >> 32, packed & mask
+        j = after[i]
+        if tokens[i] < 0 or j >= n:
+            continue
+        entry = get((tokens[i], tokens[j]))
+        if entry is None or entry[0] != rank:
+            continue  # stale: this position's pair changed after the entry was pushed
+        tokens[i] = entry[1]
+        tokens[j] = -1
+        after[i] = k = after[j]
+        if k < n:
+            before[k] = i
+            right = get((tokens[i], tokens[k]))
+            if right is not None:
+                push(heap, right[0] << 32 | i)
+        h = before[i]
+        if h >= 0:
+            left = get((tokens[h], tokens[i]))
+            if left is not None:
+                push(heap, left[0] << 32 | h)
+    return [t for t in tokens if t >= 0]
+
+
+def merge_piece(ids: list[int], table: MergeTable) -> list[int]:
+    """Apply merges to one pre-token's byte ids, choosing the faster method for its length."""
+    if len(ids) < LONG_PIECE:
+        return merge_simple(ids, table)
+    return merge_heap(ids, table)

@@ -1,0 +1,118 @@
+"""The tokenizer file: one versioned, human-readable JSON document.
+
+    {
+     "format": "tiny-gpt-course tokenizer",
+     "version": 1,
+     "pattern": "'s|'t|'re|...",                 the pre-tokenizer's regular expression
+     "special_tokens": {"<|endoftext|>": 1023},
+     "vocab": ["Ā", "ā", ..., "Ġt", "he", ...],  token bytes by id (index = id)
+     "merges": ["Ġ t", "h e", ...]               in rank order: left and right token, one space
+    }
+
+Bytes are written with GPT-2's byte -> printable character table (`bytes_unicode.py`): "Ġthe" is
+b" the", "Ċ" is b"\\n". Every byte is one character, so the text is exact and diffs are readable,
+and the table has no space, so a merge is two tokens joined by one space, as in GPT-2's vocab.bpe.
+
+`canonical_json` is the same content with sorted keys and no whitespace; its SHA-256 is the
+tokenizer's identity, stored in checkpoints so a model is never paired with the wrong tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from shared.errors import CourseError
+from week2_tokenizer.bytes_unicode import bytes_to_text, text_to_bytes
+from week2_tokenizer.tokenizer import Tokenizer
+
+FORMAT = "tiny-gpt-course tokenizer"
+VERSION = 1
+
+
+def to_json_dict(tokenizer: Tokenizer) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "pattern": tokenizer.pattern,
+        "special_tokens": dict(tokenizer.special_tokens),
+        "vocab": [bytes_to_text(tokenizer.vocab[i]) for i in range(tokenizer.vocab_size)],
+        "merges": [f"{bytes_to_text(a)} {bytes_to_text(b)}" for a, b in tokenizer.merges],
+    }
+
+
+def to_json_text(tokenizer: Tokenizer) -> str:
+    """The file's text: one key per line, one token or merge per line."""
+    return json.dumps(to_json_dict(tokenizer), indent=1, ensure_ascii=False) + "\n"
+
+
+def canonical_json(tokenizer: Tokenizer) -> str:
+    return json.dumps(
+        to_json_dict(tokenizer), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def _field(document: dict, key: str, kind: type, what: str) -> Any:
+    if key not in document:
+        raise CourseError(f"missing key {key!r}")
+    value = document[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise CourseError(f"{key!r} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def _token_bytes(text: Any, where: str) -> bytes:
+    if not isinstance(text, str):
+        raise CourseError(f"{where} must be a string, got {text!r}")
+    try:
+        return text_to_bytes(text)
+    except KeyError as error:
+        raise CourseError(
+            f"{where} = {text!r} has {error.args[0]!r}, not a byte character"
+        ) from None
+
+
+def from_json_dict(document: Any) -> Tokenizer:
+    """Check every part of a parsed tokenizer file and build the tokenizer."""
+    if not isinstance(document, dict):
+        raise CourseError("the file must hold a JSON object")
+    if document.get("format") != FORMAT:
+        raise CourseError(f"'format' must be {FORMAT!r}, got {document.get('format')!r}")
+    version = _field(document, "version", int, "an integer")
+    if version != VERSION:
+        raise CourseError(f"version {version} is not supported (this code reads version {VERSION})")
+    pattern = _field(document, "pattern", str, "a regular expression")
+    specials = _field(document, "special_tokens", dict, "an object of token -> id")
+    for special, token_id in specials.items():
+        if not isinstance(token_id, int) or isinstance(token_id, bool):
+            raise CourseError(
+                f"special_tokens[{special!r}] must be an integer id, got {token_id!r}"
+            )
+    vocab_texts = _field(document, "vocab", list, "a list of tokens")
+    vocab = {i: _token_bytes(text, f"vocab[{i}]") for i, text in enumerate(vocab_texts)}
+    merges = []
+    for rank, line in enumerate(_field(document, "merges", list, "a list of merges")):
+        parts = line.split(" ") if isinstance(line, str) else []
+        if len(parts) != 2 or not all(parts):
+            raise CourseError(f"merges[{rank}] = {line!r} must be two tokens joined by one space")
+        merges.append(tuple(_token_bytes(p, f"merges[{rank}]") for p in parts))
+    return Tokenizer(vocab, merges, specials, pattern)
+
+
+def read_tokenizer_file(path: str | os.PathLike) -> Tokenizer:
+    """Load and validate a tokenizer file; errors name the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"{path}: tokenizer file not found")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CourseError(f"{path}: not a tokenizer file (not UTF-8 text)") from None
+    except json.JSONDecodeError as error:
+        raise CourseError(f"{path}: not valid JSON ({error})") from None
+    try:
+        return from_json_dict(document)
+    except CourseError as error:
+        raise CourseError(f"{path}: {error}") from None

@@ -1,0 +1,49 @@
+"""GPT-2 parity: the course's encoder gives tiktoken's ids, token for token."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.errors import CourseError
+from week2_tokenizer import Tokenizer
+
+
+def test_gpt2_vocab(gpt2):
+    assert gpt2.vocab_size == 50257 and gpt2.eot_id == 50256 and len(gpt2.merges) == 50000
+
+
+def test_whole_of_tiny_shakespeare_matches_tiktoken(gpt2, tiktoken_gpt2, shakespeare):
+    ids = gpt2.encode(shakespeare)
+    assert ids == tiktoken_gpt2.encode_ordinary(shakespeare)
+    assert gpt2.decode(ids) == shakespeare
+
+
+# The `regex` module and tiktoken's Rust regex may ship different Unicode versions, so a code point
+# unassigned in one can be a letter in the other; only characters Python's table assigns are used.
+assigned = st.characters(blacklist_categories=("Cn", "Cs"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.text(assigned, max_size=40),
+            st.sampled_from(["<|endoftext|>", " hello", "  world", "'ll", "\n\n "]),
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_generated_text_matches_tiktoken(gpt2, tiktoken_gpt2, text):
+    assert gpt2.encode(text) == tiktoken_gpt2.encode(text, allowed_special="all")
+    assert gpt2.encode(text, allowed_special="none") == tiktoken_gpt2.encode_ordinary(text)
+
+
+def test_missing_or_wrong_gpt2_files(tmp_path):
+    with pytest.raises(CourseError, match="GPT-2 tokenizer file not found"):
+        Tokenizer.from_gpt2(tmp_path / "encoder.json", tmp_path / "vocab.bpe")
+    (tmp_path / "encoder.json").write_text("[1, 2]")
+    (tmp_path / "vocab.bpe").write_text("#version\na b\n")
+    with pytest.raises(CourseError, match="not GPT-2's encoder.json"):
+        Tokenizer.from_gpt2(tmp_path / "encoder.json", tmp_path / "vocab.bpe")

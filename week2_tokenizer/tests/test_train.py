@@ -1,0 +1,117 @@
+"""The fast trainer learns exactly the merges of the recount-everything reference."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.errors import CourseError
+from week2_tokenizer import train_bpe
+from week2_tokenizer.pretokenize import GPT2_PATTERN, GPT4_PATTERN
+from week2_tokenizer.train import descending_key, learn_merges, merge_word
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference import reference_merges  # noqa: E402
+
+small_text = st.text(alphabet=st.sampled_from(list("aab bcd\n'!é9")), max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=small_text, extra=st.integers(0, 60), gpt4=st.booleans())
+def test_trainer_equals_reference(text, extra, gpt4):
+    pattern = GPT4_PATTERN if gpt4 else GPT2_PATTERN
+    text = text or "x"
+    expected = reference_merges(text, extra, [], pattern)
+    tokenizer = train_bpe(text, 256 + extra, special_tokens=[], pattern=pattern, progress=False)
+    assert tokenizer.merges == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(parts=st.lists(small_text, min_size=1, max_size=4), extra=st.integers(0, 40))
+def test_trainer_equals_reference_with_specials(parts, extra):
+    specials = ["<|endoftext|>", "<|end|>"]
+    text = "<|endoftext|>".join(parts) + "<|end|>"
+    expected = reference_merges(text, extra, specials, GPT2_PATTERN)
+    tokenizer = train_bpe(text, 256 + extra + 2, special_tokens=specials, progress=False)
+    assert tokenizer.merges == expected
+    assert tokenizer.vocab_size == 256 + len(expected) + 2
+
+
+def test_ties_go_to_the_greatest_pair():
+    # Every pair below occurs exactly twice, so only tie-breaking decides the order.
+    merges = learn_merges({b"ab": 2, b"cd": 2, b"zy": 2, b"zb": 2}, 4, progress=False)
+    assert merges == [(b"z", b"y"), (b"z", b"b"), (b"c", b"d"), (b"a", b"b")]
+    # A longer left token beats its own prefix: (b"ab", ...) > (b"a", ...).
+    merges = learn_merges({b"abx": 2, b"ab": 3, b"az": 2}, 3, progress=False)
+    assert merges == [(b"a", b"b"), (b"ab", b"x"), (b"a", b"z")]
+
+
+def test_descending_key_reverses_byte_order():
+    words = [b"", b"a", b"ab", b"b", b"\xff", b"\x00\xff"]
+    assert sorted(words, key=descending_key) == sorted(words, reverse=True)
+
+
+def test_merge_word_does_not_overlap():
+    assert merge_word([1, 1, 1], 1, 1, 9) == [9, 1]
+    assert merge_word([1, 1, 1, 1], 1, 1, 9) == [9, 9]
+    assert merge_word([2, 1, 2, 1], 1, 2, 9) == [2, 9, 1]
+
+
+def test_shakespeare_first_merges_and_size(shakespeare):
+    tokenizer = train_bpe(
+        shakespeare[:200_000], 300, special_tokens=["<|endoftext|>"], progress=False
+    )
+    assert tokenizer.vocab_size == 300
+    assert tokenizer.merges == reference_merges(
+        shakespeare[:200_000], 43, ["<|endoftext|>"], GPT2_PATTERN
+    )
+    assert tokenizer.eot_id == 299
+
+
+def test_training_from_a_file_in_chunks_equals_training_from_text(tmp_path, monkeypatch):
+    from week2_tokenizer import pretokenize
+
+    text = ("the quick brown fox, jumps over the lazy dog.\n" * 40 + "<|endoftext|>\n") * 30
+    path = tmp_path / "corpus.txt"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(pretokenize, "CHUNK_CHARS", 997)  # many chunks, two processes
+    from_file = train_bpe(path, 320, progress=False, processes=2)
+    monkeypatch.setattr(pretokenize, "CHUNK_CHARS", 1 << 20)
+    from_text = train_bpe(text, 320, progress=False, processes=1)
+    assert from_file.merges == from_text.merges
+
+
+def test_runs_out_of_pairs():
+    tokenizer = train_bpe("abab", 1000, special_tokens=[], progress=False)
+    assert tokenizer.merges == [(b"a", b"b"), (b"ab", b"ab")]
+    assert tokenizer.vocab_size == 258
+
+
+@pytest.mark.parametrize(
+    ("source", "vocab_size", "message"),
+    [
+        ("text", 256, "at least 256 bytes + 1 special token(s) = 257"),
+        ("", 300, "training text is empty"),
+    ],
+)
+def test_training_errors(source, vocab_size, message):
+    with pytest.raises(CourseError, match=re.escape(message)):
+        train_bpe(source, vocab_size, progress=False)
+
+
+def test_training_file_errors(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9 ok".encode("latin-1"))
+    with pytest.raises(CourseError, match="empty"):
+        train_bpe(empty, 300, progress=False)
+    with pytest.raises(CourseError, match="not UTF-8"):
+        train_bpe(latin1, 300, progress=False)
+    with pytest.raises(CourseError, match="not found"):
+        train_bpe(tmp_path / "missing.txt", 300, progress=False)

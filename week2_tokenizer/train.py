@@ -1,0 +1,178 @@
+"""Training byte-level BPE: start from the 256 bytes, merge the most frequent adjacent pair, repeat.
+
+    vocab = {0: b"\\x00", ..., 255: b"\\xff"}
+    repeat until the vocabulary is full:
+        count every adjacent pair of tokens inside every pre-token (weighted by its frequency)
+        (a, b) = the most frequent pair; ties go to the greatest (bytes(a), bytes(b))
+        give a + b the next id, and replace every (a, b) by it
+
+Recounting every pair after every merge (the loop above, word for word) is clear and slow: its
+cost is merges x corpus. Two facts make it fast without changing one merge:
+1. Count over DISTINCT pre-tokens, each with its frequency (Shakespeare: 15k instead of 300k).
+2. A merge of (a, b) only changes the pre-tokens that contain (a, b). An index pair -> pre-tokens
+   finds them, their pair counts are updated in place, and a heap gives the most frequent pair.
+
+Why ties matter: two runs must learn the same merges, and equal counts are common (every pair
+seen exactly twice, say). Python's max over a dict would pick by insertion order, which depends on
+how the text was chunked; comparing the pairs' bytes makes the result depend on the text alone.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from shared.errors import CourseError
+from week2_tokenizer.pretokenize import count_pretokens, read_file_chunks
+
+if TYPE_CHECKING:
+    from week2_tokenizer.tokenizer import Tokenizer
+
+Pair = tuple[int, int]
+
+
+def descending_key(token: bytes) -> tuple[int, ...]:
+    """A key that sorts byte strings in REVERSE lexicographic order (heapq is a min-heap).
+
+    Each byte b becomes 255 - b, and an end marker 256 (larger than any of those) makes a prefix
+    sort after the longer string, so key(b"ab") < key(b"a") just as b"ab" > b"a".
+    """
+    return (*(255 - b for b in token), 256)
+
+
+class PairCounts:
+    """Pair -> count over weighted words, with the index and heap that make merges cheap.
+
+    words[i] is one distinct pre-token as a list of token ids, weights[i] how often it occurs.
+    where[pair] is the set of words that contain (or once contained) the pair.
+    The heap holds (-count, key(a), key(b), a, b) entries; an entry is stale when its count is
+    no longer the pair's count, and stale entries are fixed when they reach the top.
+    """
+
+    def __init__(self, words: list[list[int]], weights: list[int], tokens: list[bytes]) -> None:
+        self.words, self.weights, self.tokens = words, weights, tokens
+        self.keys = [descending_key(t) for t in tokens]
+        self.counts: dict[Pair, int] = defaultdict(int)
+        self.where: dict[Pair, set[int]] = defaultdict(set)
+        for index, (word, weight) in enumerate(zip(words, weights, strict=True)):
+            for pair in pairwise(word):
+                self.counts[pair] += weight
+                self.where[pair].add(index)
+        self.heap = [self._entry(pair, count) for pair, count in self.counts.items()]
+        heapq.heapify(self.heap)
+
+    def _entry(self, pair: Pair, count: int) -> tuple:
+        a, b = pair
+        return (-count, self.keys[a], self.keys[b], a, b)
+
+    def best(self) -> Pair | None:
+        """The most frequent pair, ties to the greatest (bytes, bytes); None if none is left."""
+        while self.heap:
+            negative, _, _, a, b = self.heap[0]
+            current = self.counts.get((a, b), 0)
+            if current == -negative:
+                return (a, b)
+            heapq.heappop(self.heap)  # stale: the count went down since this entry was pushed
+            if current > 0:
+                heapq.heappush(self.heap, self._entry((a, b), current))
+        return None
+
+    def merge(self, pair: Pair) -> int:
+        """Replace `pair` by a new token everywhere; update counts of the touched words only."""
+        a, b = pair
+        new = len(self.tokens)
+        self.tokens.append(self.tokens[a] + self.tokens[b])
+        self.keys.append(descending_key(self.tokens[new]))
+        counts, where = self.counts, self.where
+        grown: set[Pair] = set()
+        for index in where.pop(pair):
+            word, weight = self.words[index], self.weights[index]
+            merged = merge_word(word, a, b, new)
+            if len(merged) == len(word):
+                continue  # the index is lazy: this word lost the pair in an earlier merge
+            for old in pairwise(word):
+                counts[old] -= weight
+            for fresh in pairwise(merged):
+                counts[fresh] += weight
+                if new in fresh:
+                    where[fresh].add(index)
+                    grown.add(fresh)
+            self.words[index] = merged
+        del counts[pair]
+        for fresh in grown:
+            heapq.heappush(self.heap, self._entry(fresh, counts[fresh]))
+        return new
+
+
+def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
+    """Replace each (a, b) in `word`, left to right without overlap, by `new`: a a a -> aa a."""
+    merged = []
+    i, n = 0, len(word)
+    while i < n:
+        if i + 1 < n and word[i] == a and word[i + 1] == b:
+            merged.append(new)
+            i += 2
+        else:
+            merged.append(word[i])
+            i += 1
+    return merged
+
+
+def learn_merges(
+    pretoken_counts: Mapping[bytes, int], n_merges: int, progress: bool = True
+) -> list[tuple[bytes, bytes]]:
+    """The first `n_merges` BPE merges (fewer if no pair is left) of weighted pre-tokens."""
+    tokens = [bytes([b]) for b in range(256)]
+    words = [list(pretoken) for pretoken in pretoken_counts]
+    weights = list(pretoken_counts.values())
+    pairs = PairCounts(words, weights, tokens)
+    merges: list[tuple[bytes, bytes]] = []
+    with tqdm(total=n_merges, desc="BPE merges", unit="merge", disable=not progress) as bar:
+        while len(merges) < n_merges and (pair := pairs.best()) is not None:
+            merges.append((tokens[pair[0]], tokens[pair[1]]))
+            pairs.merge(pair)
+            bar.update()
+    return merges
+
+
+def train_bpe(
+    source: str | os.PathLike,
+    vocab_size: int,
+    special_tokens: Iterable[str] = ("<|endoftext|>",),
+    pattern: str = "gpt2",
+    progress: bool = True,
+    processes: int = 0,
+) -> Tokenizer:
+    """Train a byte-level BPE tokenizer of `vocab_size` tokens = 256 bytes + merges + specials.
+
+    source: the training text (a `str`), or the path of a UTF-8 file (a `Path`), which is read in
+        chunks and pre-tokenized by `processes` processes (0: up to 2).
+    special_tokens: kept whole, never merged across, not counted; they get the last ids.
+    pattern: "gpt2", "gpt4" or a regular expression for the pre-tokenizer.
+    If the text runs out of pairs first, the vocabulary is smaller than asked.
+    """
+    from week2_tokenizer.tokenizer import Tokenizer
+
+    specials = list(dict.fromkeys(special_tokens))
+    if vocab_size < 256 + len(specials):
+        raise CourseError(
+            f"vocab_size {vocab_size} is too small: it must be at least 256 bytes + "
+            f"{len(specials)} special token(s) = {256 + len(specials)}"
+        )
+    if isinstance(source, os.PathLike):
+        text_pieces = read_file_chunks(Path(source))
+    else:
+        if not source:
+            raise CourseError("the training text is empty")
+        text_pieces = source
+    counts = count_pretokens(text_pieces, pattern, specials, processes=processes)
+    pretoken_counts = {piece.encode("utf-8"): n for piece, n in counts.items()}
+    merges = learn_merges(pretoken_counts, vocab_size - 256 - len(specials), progress)
+    return Tokenizer.from_merges(merges, specials, pattern)
