@@ -32,7 +32,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup data env explore baseline test test-fast lint format clean-venv \
-        shared-tests cross-tests notebooks bpe-train train eval plot sample chat evaluate bench $(WEEKS)
+        shared-tests cross-tests notebooks bpe-train params train eval plot sample chat evaluate bench $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -70,6 +70,11 @@ baseline: data ## Week 1: the byte-bigram baseline's validation bits per byte
 bpe-train: data ## Week 2: train a BPE tokenizer (VOCAB=1024 [INPUT=file] [OUT=path])
 	$(PY) -m week2_tokenizer train --vocab-size $(VOCAB) $(if $(INPUT),--input $(INPUT)) \
 	  $(if $(OUT),--output $(OUT))
+
+# ------------------------------------------------------------------ week 3
+
+params: setup ## Week 3: parameter count by component for a config (CFG=configs/tiny.yaml)
+	$(PY) -m week3_model.summary --config $(CFG) $(ARGS)
 
 # ------------------------------------------------------------------ week 4
 

@@ -22,6 +22,9 @@ from week2_tokenizer.tokenizer import Tokenizer
 from week2_tokenizer.train import train_bpe
 
 
+GPT2_VOCAB_SIZE = 50257  # 256 bytes + 50,000 merges + <|endoftext|>
+
+
 @register_section("tokenizer")
 @dataclass
 class TokenizerConfig:
@@ -40,6 +43,15 @@ class TokenizerConfig:
             self.vocab_size >= minimum, "vocab_size", f"at least 256 + special tokens = {minimum}"
         )
         check(self.path is None or bool(self.path), "path", "a file path or null")
+
+
+def expected_vocab_size(cfg: TokenizerConfig) -> int:
+    """The vocabulary size this config gives, known without building the tokenizer."""
+    if cfg.kind == "bytes":
+        return 256 + len(set(cfg.special_tokens))
+    if cfg.kind == "gpt2":
+        return GPT2_VOCAB_SIZE
+    return cfg.vocab_size
 
 
 def default_tokenizer_path(vocab_size: int, pattern: str = "gpt2") -> Path:

@@ -1,0 +1,36 @@
+"""Week 3: a GPT-2 style decoder built from its parts, each in its own file.
+
+config.py     GPTConfig, the `model` section of a run config
+layernorm.py  LayerNorm with an optional bias
+position.py   position encodings and the POSITION table (learned)
+attention.py  causal self-attention by hand and the ATTENTION table (naive)
+mlp.py        the 4x-wide feed-forward network with tanh-GELU
+block.py      a pre-norm residual Block
+gpt.py        the whole model: forward, loss, parameter counts, extension points
+pretrained.py loading Hugging Face GPT-2 weights
+"""
+
+from week3_model.attention import ATTENTION, CausalSelfAttention, LayerCache, attention_weights
+from week3_model.block import Block
+from week3_model.config import GPTConfig
+from week3_model.gpt import GPT, init_gpt2_weights, language_model_loss
+from week3_model.layernorm import LayerNorm
+from week3_model.mlp import MLP
+from week3_model.position import POSITION, LearnedPosition, PositionEncoding
+
+__all__ = [
+    "ATTENTION",
+    "GPT",
+    "MLP",
+    "POSITION",
+    "Block",
+    "CausalSelfAttention",
+    "GPTConfig",
+    "LayerCache",
+    "LayerNorm",
+    "LearnedPosition",
+    "PositionEncoding",
+    "attention_weights",
+    "init_gpt2_weights",
+    "language_model_loss",
+]

@@ -1,0 +1,120 @@
+"""Causal self-attention, written out by hand, and the `ATTENTION` table of implementations.
+
+Each position asks a question (query q), advertises what it holds (key k) and what it would hand
+over (value v). Its output is a weighted average of the values, weighted by how well its query
+matches each key:
+
+    weights = softmax(q k^T / sqrt(d) + mask)        out = weights v
+
+- Causal mask: position t may only look at positions <= t (the future is what we predict), so the
+  scores of future keys are set to -inf before the softmax, which makes their weights exactly 0.
+- Why / sqrt(d): for q, k with unit-variance entries, q.k sums d terms and has variance d. Without
+  the scale, wide heads give huge scores, the softmax saturates to one-hot and its gradient
+  vanishes.
+- Multi-head: C channels are split into n_head heads of d = C // n_head channels, each attending on
+  its own, then concatenated. Only reshapes, no extra parameters:
+      (B, T, C) -> (B, T, n_head, d) -> (B, n_head, T, d)   ... attend ...   -> back to (B, T, C)
+
+Shapes below: B batch, T new tokens, S keys seen (S = T without a cache), C = n_embd, d = head size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from shared.registry import Registry
+from week3_model.config import GPTConfig
+from week3_model.position import PositionEncoding
+
+
+class LayerCache(Protocol):
+    """One layer's KV cache (week 6 provides one): remembers the keys and values seen so far.
+
+    `update(k, v)` appends the new (B, n_head, T, d) keys and values and returns all of them,
+    (B, n_head, S, d), the oldest first, starting at absolute position 0.
+    """
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+ATTENTION: Registry[type[nn.Module]] = Registry(
+    "attention", provided_by={"sdpa": "week6_optimizations"}
+)
+
+
+def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
+    """softmax(q k^T / sqrt(d)) over unmasked keys: (B, h, T, d), (B, h, S, d) -> (B, h, T, S).
+
+    `future` is a (T, S) bool tensor, True where a key lies after the query; those weights are 0
+    and every row sums to 1. (Scaling q rather than the (T, S) scores is the same number, cheaper.)
+    """
+    scores = (q * (1.0 / math.sqrt(q.size(-1)))) @ k.transpose(-2, -1)
+    scores.masked_fill_(future, float("-inf"))
+    return torch.softmax(scores, dim=-1)
+
+
+@ATTENTION.register("naive")
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention: (B, T, C) -> (B, T, C).
+
+    Set `keep_weights = True` to keep the last attention weights, (B, n_head, T, S), in
+    `last_weights` (for plots and tests; it costs memory, so it is off by default).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        # q, k and v projections in one matmul: Linear(C, 3C), split afterwards (as GPT-2 does).
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.attn_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        # Computed once; each forward slices it. Not saved in checkpoints (it is not learned).
+        size = config.block_size
+        future = torch.ones(size, size, dtype=torch.bool).triu(diagonal=1)
+        self.register_buffer("future", future, persistent=False)
+        self.keep_weights = False
+        self.last_weights: Tensor | None = None
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        """(B, T, C) -> (B, n_head, T, d)."""
+        B, T, C = x.shape
+        return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+
+    def merge_heads(self, y: Tensor) -> Tensor:
+        """(B, n_head, T, d) -> (B, T, C): the heads side by side again."""
+        B, _, T, _ = y.shape
+        return y.transpose(1, 2).reshape(B, T, self.n_embd)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Masked attention of T queries over S keys: -> (B, n_head, T, d).
+
+        The queries are the last T of the S positions, so the mask is rows S-T..S-1 of the
+        (block_size, block_size) causal mask. Week 6's `sdpa` overrides just this method.
+        """
+        T, S = q.size(-2), k.size(-2)
+        weights = attention_weights(q, k, self.future[S - T : S, :S])
+        if self.keep_weights:
+            self.last_weights = weights.detach()
+        return self.attn_dropout(weights) @ v
+
+    def forward(
+        self,
+        x: Tensor,
+        positions: Tensor,
+        position_encoding: PositionEncoding,
+        layer_cache: LayerCache | None = None,
+    ) -> Tensor:
+        """(B, T, C) -> (B, T, C); `positions` (T,) are the tokens' absolute positions."""
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
+        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
+        q, k = position_encoding.rotate(q, k, positions)  # identity for learned positions
+        if layer_cache is not None:  # generating: attend over every key so far
+            k, v = layer_cache.update(k, v)
+        y = self.attend(q, k, v)
+        return self.resid_dropout(self.c_proj(self.merge_heads(y)))

@@ -1,0 +1,40 @@
+"""One transformer Block: attention then MLP, each reading a normalised copy of the residual stream.
+
+    x = x + attn(ln_1(x))        tokens exchange information
+    x = x + mlp(ln_2(x))         each token thinks on its own
+
+The residual stream `x` runs straight from the embeddings to the head; every sub-layer only *adds*
+to it. Pre-norm (LayerNorm before each sub-layer, as in GPT-2) keeps that highway free of
+normalisation, so gradients reach the first layer undisturbed and deep stacks train stably.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from week3_model.attention import ATTENTION, LayerCache
+from week3_model.config import GPTConfig
+from week3_model.layernorm import LayerNorm
+from week3_model.mlp import MLP
+from week3_model.position import PositionEncoding
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block, (B, T, C) -> (B, T, C), with `ATTENTION[config.attention]`."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = ATTENTION.get(config.attention)(config)
+        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(
+        self,
+        x: Tensor,
+        positions: Tensor,
+        position_encoding: PositionEncoding,
+        layer_cache: LayerCache | None = None,
+    ) -> Tensor:
+        x = x + self.attn(self.ln_1(x), positions, position_encoding, layer_cache)
+        return x + self.mlp(self.ln_2(x))

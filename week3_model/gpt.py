@@ -1,0 +1,179 @@
+"""The GPT: embeddings, a stack of Blocks, a final LayerNorm and the language-model head.
+
+    idx (B, T) token ids
+      -> token embedding (B, T, C) + position embedding (T, C) -> dropout
+      -> n_layer x Block                                  the residual stream, (B, T, C)
+      -> ln_f -> lm_head                                  logits (B, T, vocab_size)
+
+Logits at position t score every possible *next* token given tokens 0..t. With `targets` (the
+input shifted left by one) forward also returns the mean cross-entropy; targets equal to -1 are
+ignored (`ignore_index=-1`), which lets a batch mark padding or unwanted positions.
+
+Extension points (how week 6 adds sdpa, rope and a KV cache without editing this folder)
+-----------------------------------------------------------------------------------------
+- Attention: `Block` builds `ATTENTION.get(config.attention)(config)`. A new entry subclasses
+  `CausalSelfAttention` and overrides `attend(q, k, v) -> y`, all (B, n_head, ., d); T queries are
+  the last T of S keys, and `self.future[S - T : S, :S]` is the mask (True = hidden). E.g.
+  `@ATTENTION.register("sdpa")` with `F.scaled_dot_product_attention(q, k, v, attn_mask=~mask,
+  dropout_p=self.attn_dropout.p if self.training else 0.0)`.
+- Positions: `GPT` builds `POSITION.get(config.position)(config)` as `self.position_encoding`, a
+  module with `embed(positions) -> (T, C) | None` (added to the token embeddings) and
+  `rotate(q, k, positions) -> (q, k)` (called by attention on (B, n_head, T, d) queries and keys,
+  before caching). `positions` is the (T,) tensor of absolute positions start_pos..start_pos+T-1.
+  `@POSITION.register("rope")`: embed returns None, rotate applies rotary embeddings.
+- KV cache: `forward(idx, start_pos=s, kv_cache=cache)` passes `cache[i]` to block i's attention,
+  which calls `cache[i].update(k, v)`: append this call's keys and values, return all so far
+  (B, n_head, s + T, d). The cache starts empty at s = 0 and holds exactly s positions before a
+  call. Generation: `model(prompt, kv_cache=cache)`, then
+  `model(next_id, start_pos=n, kv_cache=cache)` with n the number of tokens already seen.
+  s + T may not exceed block_size (the mask and the learned table stop there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from shared.errors import CourseError
+from week3_model.attention import LayerCache
+from week3_model.block import Block
+from week3_model.config import GPTConfig
+from week3_model.layernorm import LayerNorm
+from week3_model.position import POSITION, absolute_positions
+
+# How `parameter_breakdown` names the parts; a tied LM head shares the token embedding (0 extra).
+_COMPONENT = {
+    "token_embedding": "token embedding",
+    "position_encoding": "position embedding",
+    "attn": "attention",
+    "mlp": "MLP",
+    "ln_1": "layer norms",
+    "ln_2": "layer norms",
+    "ln_f": "layer norms",
+    "lm_head": "LM head",
+}
+
+
+class GPT(nn.Module):
+    """A GPT-2 style decoder-only transformer built from a `GPTConfig`."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if config.vocab_size is None:
+            raise CourseError(
+                "model.vocab_size: is not set; it is taken from the tokenizer, or set it explicitly"
+            )
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.position_encoding = POSITION.get(config.position)(config)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_weights:
+            # One matrix, two uses: row i embeds token i and, dotted with x, scores token i.
+            self.lm_head.weight = self.token_embedding.weight
+        init_gpt2_weights(self, config.n_layer)
+
+    def forward(
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        *,
+        start_pos: int = 0,
+        kv_cache: Sequence[LayerCache] | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """idx (B, T) -> (logits (B, T, vocab_size), loss or None); see the module docstring."""
+        if idx.dim() != 2:
+            raise CourseError(
+                f"GPT input must be (batch, time) token ids, got shape {tuple(idx.shape)}"
+            )
+        T = idx.size(1)
+        if start_pos + T > self.config.block_size:
+            raise CourseError(
+                f"sequence of {T} tokens starting at position {start_pos} is longer than "
+                f"block_size={self.config.block_size}; crop the context to the last "
+                f"{self.config.block_size} tokens"
+            )
+        positions = absolute_positions(start_pos, T, idx.device)
+        x = self.token_embedding(idx)
+        position_vectors = self.position_encoding.embed(positions)
+        if position_vectors is not None:
+            x = x + position_vectors
+        x = self.drop(x)
+        for i, block in enumerate(self.blocks):
+            layer_cache = None if kv_cache is None else kv_cache[i]
+            x = block(x, positions, self.position_encoding, layer_cache)
+        logits = self.lm_head(self.ln_f(x))
+        loss = None if targets is None else language_model_loss(logits, targets)
+        return logits, loss
+
+    def num_parameters(self, include_embeddings: bool = True) -> int:
+        """Count parameters, a tied matrix once. Without embeddings: minus the token and position
+        tables (a tied LM head goes with the token table; an untied one stays counted)."""
+        total = sum(p.numel() for p in self.parameters())
+        if not include_embeddings:
+            total -= self.token_embedding.weight.numel()
+            total -= sum(p.numel() for p in self.position_encoding.parameters())
+        return total
+
+    def parameter_breakdown(self) -> dict[str, int]:
+        """Parameter count per component; the values sum to `num_parameters()`."""
+        counts = dict.fromkeys(dict.fromkeys(_COMPONENT.values()), 0)
+        for name, parameter in self.named_parameters():  # a tied tensor is listed once
+            parts = name.split(".")
+            part = parts[2] if parts[0] == "blocks" else parts[0]
+            counts[_COMPONENT[part]] += parameter.numel()
+        return counts
+
+    @classmethod
+    def from_gpt2_state_dict(
+        cls, state_dict: dict[str, Tensor], config: GPTConfig | None = None, n_head: int = 12
+    ) -> GPT:
+        """A GPT holding Hugging Face GPT-2 weights; see `week3_model.pretrained`."""
+        from week3_model.pretrained import gpt_from_gpt2_state_dict
+
+        return gpt_from_gpt2_state_dict(state_dict, config, n_head)
+
+    @classmethod
+    def from_safetensors(cls, path: str | Path, n_head: int | None = None) -> GPT:
+        """A GPT from a Hugging Face GPT-2 `model.safetensors`; see `week3_model.pretrained`."""
+        from week3_model.pretrained import gpt_from_safetensors
+
+        return gpt_from_safetensors(path, n_head)
+
+
+def language_model_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy of (B, T, V) logits against (B, T) next ids; -1 targets are skipped."""
+    if targets.shape != logits.shape[:-1]:
+        raise CourseError(
+            f"targets must have the input's shape {tuple(logits.shape[:-1])}, "
+            f"got {tuple(targets.shape)}"
+        )
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
+
+
+def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
+    """GPT-2's initialisation: weights ~ N(0, 0.02), biases 0, LayerNorm weights 1.
+
+    The two projections that write into the residual stream (attention and MLP `c_proj`) get
+    std 0.02 / sqrt(2 n_layer): the stream is a sum of 2 n_layer such outputs, and the scaling
+    keeps its variance at initialisation independent of depth.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, LayerNorm):
+            nn.init.ones_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    residual_std = 0.02 / math.sqrt(2 * n_layer)
+    for name, parameter in model.named_parameters():
+        if name.endswith("c_proj.weight"):
+            nn.init.normal_(parameter, mean=0.0, std=residual_std)

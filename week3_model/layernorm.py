@@ -1,0 +1,31 @@
+"""LayerNorm: normalise each token's vector to mean 0 and variance 1, then scale and shift.
+
+    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias        (over the last dimension)
+
+It works per token (per row), never across the batch or the sequence, so it behaves the same in
+training and at generation time. PyTorch's `nn.LayerNorm` always has a bias; GPT-2 has one too, but
+many small models train as well without, so the bias here is optional.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dimension of size `width`, with an optional bias.
+
+    Starts as the identity map on normalised inputs: weight 1, bias 0. `eps` is GPT-2's 1e-5.
+    """
+
+    def __init__(self, width: int, bias: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+        self.bias = nn.Parameter(torch.zeros(width)) if bias else None
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(..., width) -> (..., width)."""
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)

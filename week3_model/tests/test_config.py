@@ -1,0 +1,91 @@
+"""GPTConfig: defaults, range checks with clear messages, the `model` config section, registries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared.config import ConfigError, config_from_dict
+from shared.errors import CourseError
+from shared.registry import Registry
+from week3_model import ATTENTION, GPT, POSITION, GPTConfig
+from week3_model.config import check_registered
+
+
+def test_defaults_are_gpt2_small():
+    config = GPTConfig()
+    assert (config.n_layer, config.n_head, config.n_embd, config.block_size) == (12, 12, 768, 1024)
+    assert config.vocab_size is None
+    assert (config.attention, config.position) == ("naive", "learned")
+    assert config.head_size == 64
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"n_embd": 30, "n_head": 4}, "n_embd: must be divisible by n_head=4"),
+        ({"n_layer": 0}, "n_layer: must be a positive integer"),
+        ({"n_head": -1}, "n_head: must be a positive integer"),
+        ({"block_size": 0}, "block_size: must be a positive integer"),
+        ({"n_embd": 0}, "n_embd: must be a positive integer"),
+        ({"vocab_size": 0}, "vocab_size: must be a positive integer"),
+        ({"dropout": 1.0}, "dropout: must be in [0, 1)"),
+        ({"dropout": -0.1}, "dropout: must be in [0, 1)"),
+        ({"attention": "magic"}, "attention: must be a registered attention name"),
+        ({"position": "magic"}, "position: must be a registered position name"),
+    ],
+)
+def test_invalid_values_are_clear_errors(changes, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        GPTConfig(**changes)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ConfigError) as error:
+        GPTConfig(attention="magic")
+    assert "unknown attention 'magic'; known: " in str(error.value)
+    assert "naive" in str(error.value)
+
+
+def test_model_section_of_a_run_config():
+    config = config_from_dict({"model": {"n_layer": 2, "n_head": 2, "n_embd": 64}})
+    assert isinstance(config.model, GPTConfig)
+    assert (config.model.n_layer, config.model.n_embd, config.model.vocab_size) == (2, 64, None)
+
+
+def test_run_config_errors_name_the_section_and_key():
+    with pytest.raises(ConfigError, match=r"^model\.n_embd: must be divisible by n_head=3"):
+        config_from_dict({"model": {"n_head": 3, "n_embd": 64}})
+    with pytest.raises(ConfigError, match=r"^model\.dropout: must be a number"):
+        config_from_dict({"model": {"dropout": "lots"}})
+    with pytest.raises(ConfigError, match=r"^model\.position: must be a registered position"):
+        config_from_dict({"model": {"position": "sinusoidal"}})
+
+
+def test_building_a_gpt_without_vocab_size_is_a_clear_error():
+    with pytest.raises(CourseError, match="model.vocab_size: is not set; it is taken from the tok"):
+        GPT(GPTConfig(n_layer=1, n_head=1, n_embd=8, block_size=4))
+
+
+def test_registries_hold_the_week3_implementations():
+    assert "naive" in ATTENTION and "learned" in POSITION
+    assert ATTENTION.provided_by["sdpa"] == "week6_optimizations"
+    assert POSITION.provided_by["rope"] == "week6_optimizations"
+
+
+def test_name_provided_by_a_week_that_does_not_register_it():
+    table = Registry("attention", provided_by={"flash": "week3_model"})
+    with pytest.raises(ConfigError) as error:
+        check_registered(table, "flash", "attention")
+    text = str(error.value)
+    assert text.startswith("attention: must be a registered attention name")
+    assert "week3_model was loaded but did not register it" in text
+
+
+def test_name_provided_by_a_week_that_cannot_load(monkeypatch):
+    monkeypatch.setitem(POSITION.provided_by, "alibi", "week9_not_written")
+    with pytest.raises(ConfigError) as error:
+        GPTConfig(position="alibi")
+    assert "position: must be a registered position name" in str(error.value)
+    assert "'alibi' is provided by week9_not_written, which cannot be loaded" in str(error.value)

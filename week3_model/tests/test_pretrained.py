@@ -1,0 +1,138 @@
+"""Loading GPT-2 weights: equal logits to Hugging Face's GPT2LMHeadModel (test-only reference)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import save_file
+
+from shared.errors import CourseError
+from week3_model import GPT, GPTConfig
+from week3_model.pretrained import course_name, infer_gpt2_config, strip_gpt2_names
+
+SMALL = dict(n_embd=64, n_layer=2, n_head=4, vocab_size=101, n_positions=32)
+
+
+def hf_gpt2(tie: bool = True):
+    """A small random GPT-2 in eval mode, every weight (biases and LayerNorms too) randomised."""
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        **SMALL,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+        tie_word_embeddings=tie,
+    )
+    model = transformers.GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.1)
+    return model
+
+
+def max_logit_error(hf, ours: GPT) -> float:
+    idx = torch.randint(0, 101, (3, 32), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return (hf(idx).logits - ours.eval()(idx)[0]).abs().max().item()
+
+
+@pytest.fixture(scope="module")
+def tied():
+    return hf_gpt2(tie=True)
+
+
+def test_tied_gpt2_logits_match(tied):
+    ours = GPT.from_gpt2_state_dict(tied.state_dict(), n_head=4)
+    assert ours.config == GPTConfig(
+        vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64, bias=True, tie_weights=True
+    )
+    assert ours.lm_head.weight is ours.token_embedding.weight
+    assert max_logit_error(tied, ours) < 1e-5
+
+
+def test_untied_gpt2_logits_match():
+    hf = hf_gpt2(tie=False)
+    ours = GPT.from_gpt2_state_dict(hf.state_dict(), n_head=4)
+    assert not ours.config.tie_weights
+    assert max_logit_error(hf, ours) < 1e-5
+
+
+def test_names_without_prefix_and_mask_buffers(tied):
+    state = {k.removeprefix("transformer."): v for k, v in tied.state_dict().items()}
+    state.pop("lm_head.weight")  # as in the published model.safetensors
+    state["h.0.attn.bias"] = torch.ones(1, 1, 32, 32)  # the old causal-mask buffer
+    assert "h.0.attn.bias" not in strip_gpt2_names(state)
+    assert "h.0.attn.c_attn.bias" in strip_gpt2_names(state)
+    ours = GPT.from_gpt2_state_dict(state, n_head=4)
+    assert max_logit_error(tied, ours) < 1e-5
+
+
+def test_course_names():
+    assert course_name("wte.weight") == "token_embedding.weight"
+    assert course_name("wpe.weight") == "position_encoding.table.weight"
+    assert course_name("h.11.mlp.c_fc.weight") == "blocks.11.mlp.c_fc.weight"
+    assert course_name("ln_f.bias") == "ln_f.bias"
+
+
+def test_explicit_config(tied):
+    config = GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64)
+    ours = GPT.from_gpt2_state_dict(tied.state_dict(), config)
+    assert max_logit_error(tied, ours) < 1e-5
+
+
+def test_from_safetensors_with_and_without_config_json(tied, tmp_path):
+    state = {k.removeprefix("transformer."): v.contiguous() for k, v in tied.state_dict().items()}
+    del state["lm_head.weight"]
+    path = tmp_path / "model.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(CourseError, match="divisible by n_head=12"):
+        GPT.from_safetensors(path)  # 64 channels cannot be 12 heads; GPT-2's default is 12
+    assert max_logit_error(tied, GPT.from_safetensors(path, n_head=4)) < 1e-5
+    (tmp_path / "config.json").write_text(json.dumps({"n_head": 4, "n_embd": 64}))
+    assert max_logit_error(tied, GPT.from_safetensors(path)) < 1e-5
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CourseError, match="no such safetensors file"):
+        GPT.from_safetensors(tmp_path / "model.safetensors")
+
+
+def test_wrong_weights_are_clear_errors(tied):
+    state = dict(tied.state_dict())
+    with pytest.raises(CourseError, match="not a GPT-2 state dict: no 'wpe.weight'"):
+        infer_gpt2_config({"wte.weight": torch.zeros(3, 4)})
+    no_bias = GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64, bias=False)
+    with pytest.raises(CourseError, match="'h.0.ln_1.bias' has no place in this model"):
+        GPT.from_gpt2_state_dict(state, no_bias)
+    wider = GPTConfig(vocab_size=101, block_size=64, n_layer=2, n_head=4, n_embd=64)
+    with pytest.raises(CourseError, match=r"'wpe.weight' has shape \(32, 64\), the model expects"):
+        GPT.from_gpt2_state_dict(state, wider)
+    missing = {k: v for k, v in state.items() if "h.1.mlp" not in k}
+    with pytest.raises(CourseError, match="missing blocks.1.mlp.c_fc.bias"):
+        GPT.from_gpt2_state_dict(missing, n_head=4, config=GPTConfig(**shape_of(2)))
+
+
+def test_tied_config_refuses_a_separate_head():
+    hf = hf_gpt2(tie=False)
+    with pytest.raises(CourseError, match="tie_weights is true but these weights have a separate"):
+        GPT.from_gpt2_state_dict(hf.state_dict(), GPTConfig(**shape_of(2)))
+
+
+def test_gpt2_weights_need_learned_positions(monkeypatch, tied):
+    from week3_model import POSITION
+    from week3_model.position import LearnedPosition
+
+    monkeypatch.setitem(POSITION._entries, "other", LearnedPosition)
+    config = GPTConfig(**shape_of(2), position="other")
+    with pytest.raises(CourseError, match="need model.position 'learned', not 'other'"):
+        GPT.from_gpt2_state_dict(tied.state_dict(), config)
+
+
+def shape_of(n_layer: int) -> dict:
+    return dict(vocab_size=101, block_size=32, n_layer=n_layer, n_head=4, n_embd=64)
