@@ -21,7 +21,6 @@ from shared.paths import RUNS_DIR
 from week2_tokenizer.tokenizer import Tokenizer
 from week2_tokenizer.train import train_bpe
 
-
 GPT2_VOCAB_SIZE = 50257  # 256 bytes + 50,000 merges + <|endoftext|>
 
 
