@@ -1,0 +1,32 @@
+"""Is MLX installed? One place that asks, and one clear line when the answer is no.
+
+MLX is optional: it runs on Apple silicon (GPU, unified memory) and, slowly, on Linux CPUs
+through the `mlx[cpu]` wheel. Code that needs it calls `require_mlx()` before importing
+`mlx.core`, so a learner without it reads how to get it instead of an ImportError traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from shared.errors import CourseError
+
+MLX_MISSING = (
+    "MLX is not installed; install it with `pip install 'mlx[cpu]'` on Linux "
+    "or `pip install mlx` on macOS (Apple silicon), then run the command again"
+)
+
+
+def mlx_available() -> bool:
+    """True when `import mlx.core` works in this interpreter."""
+    try:
+        importlib.import_module("mlx.core")
+    except ImportError:
+        return False
+    return True
+
+
+def require_mlx() -> None:
+    """Raise a `CourseError` with `MLX_MISSING` (exit 2 from the CLI) unless MLX can be imported."""
+    if not mlx_available():
+        raise CourseError(MLX_MISSING)

@@ -1,0 +1,50 @@
+"""Exact evaluation in MLX: week 4's windows over the whole validation split, MLX forward passes.
+
+The windows (every validation token a target exactly once, padding targets -1) and the figures
+(loss, perplexity, bits per byte) are week 4's; only the forward pass is MLX. Dropout is off
+(`model.eval()`), and the model is returned to the mode it was in.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+from shared.metrics import bits_per_byte, perplexity
+from week4_training.data import TokenSplit
+from week4_training.evaluate import EvalResult, evaluation_windows
+from week6_optimizations.mlx_port.model import language_model_loss
+
+
+def total_nats(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, batch_size: int) -> float:
+    """Summed cross-entropy (nats) over (n, T) windows, `batch_size` windows at a time."""
+    total = 0.0
+    for start in range(0, len(inputs), batch_size):
+        x = mx.array(inputs[start : start + batch_size])
+        y = mx.array(targets[start : start + batch_size])
+        total += language_model_loss(model(x), y, reduction="sum").item()  # .item() evaluates
+    return total
+
+
+def evaluate_mlx(
+    model: nn.Module, val_tokens: TokenSplit, block_size: int, batch_size: int
+) -> EvalResult:
+    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules)."""
+    inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
+    inputs, targets = inputs.numpy().astype(np.int32), targets.numpy().astype(np.int32)
+    was_training = model.training
+    model.eval()
+    try:
+        nats = total_nats(model, inputs, targets, batch_size)
+    finally:
+        model.train(was_training)
+    n_tokens = int((targets >= 0).sum())
+    mean = nats / n_tokens
+    return EvalResult(
+        loss=mean,
+        perplexity=perplexity(mean),
+        bits_per_byte=bits_per_byte(nats, val_tokens.n_bytes),
+        n_tokens=n_tokens,
+        n_bytes=val_tokens.n_bytes,
+    )

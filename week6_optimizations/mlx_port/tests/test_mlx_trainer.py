@@ -1,0 +1,135 @@
+"""Training runs in MLX: week 4's run folder and rows, exact resume, and the checkpoint files."""
+
+from __future__ import annotations
+
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import torch
+
+from shared.errors import CourseError, run_cli
+from shared.runs import read_metrics
+from week4_training.checkpoint import load_checkpoint
+from week6_optimizations.mlx_port import train_mlx
+from week6_optimizations.mlx_port.checkpoint import LAST_STATE, read_weights
+from week6_optimizations.mlx_port.cli import main
+from week6_optimizations.mlx_port.sample import to_mlx
+from week6_optimizations.mlx_port.tests.conftest import run_config
+from week6_optimizations.mlx_port.trainer import MLXTrainer
+
+MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures differ between runs
+
+
+def comparable(rows):
+    return [{k: v for k, v in row.items() if k not in MEASURED} for row in rows]
+
+
+def test_a_run_writes_week4s_layout_and_rows(corpus, tmp_path):
+    run_dir = train_mlx(run_config(corpus, tmp_path / "runs", grad_accum_steps=2))
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "checkpoint.pt",
+        "checkpoint.safetensors",
+        "last.safetensors",
+        LAST_STATE,
+        "samples.txt",
+    ):
+        assert (run_dir / name).is_file(), name
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    train_rows = [r for r in rows if "loss" in r]
+    eval_rows = [r for r in rows if "val_loss" in r]
+    assert set(train_rows[0]) == {"step", "loss", "lr", "grad_norm", *MEASURED}
+    assert set(eval_rows[0]) == {"step", "val_loss", "val_perplexity", "val_bits_per_byte"}
+    assert [r["step"] for r in eval_rows] == [0, 4, 8]
+    assert eval_rows[-1]["val_loss"] < eval_rows[0]["val_loss"]
+    # checkpoint.pt is a week-4 checkpoint: PyTorch reads it and computes the same logits
+    loaded = load_checkpoint(run_dir)
+    weights, metadata = read_weights(run_dir)
+    assert metadata["step"] == loaded.step and metadata["best_val_loss"] == loaded.best_val_loss
+    x = torch.arange(16).reshape(1, 16) % 200
+    with torch.no_grad():
+        torch_logits, _ = loaded.model(x)
+    np.testing.assert_allclose(
+        np.array(to_mlx(loaded.model)(mx.array(x.numpy()))), torch_logits.numpy(), atol=1e-4
+    )
+
+
+def test_resume_gives_identical_metrics(corpus, tmp_path):
+    cfg = run_config(corpus, tmp_path / "full", compile=True)
+    full = read_metrics(train_mlx(cfg) / "metrics.jsonl")
+    half = run_config(corpus, tmp_path / "half", compile=True)
+    trainer = MLXTrainer(half.replace("train", max_iters=4), progress=False)
+    trainer.run()
+    run_dir = trainer.run_dir
+    resumed = MLXTrainer(half, resume=run_dir, progress=False)
+    assert resumed.step == 4
+    resumed.run()
+    assert comparable(read_metrics(run_dir / "metrics.jsonl")) == comparable(full)
+
+
+def test_existing_runs_are_refused_and_overwrite_replaces_them(corpus, tmp_path):
+    cfg = run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2, sample_tokens=0)
+    run_dir = train_mlx(cfg)
+    with pytest.raises(CourseError, match="already exists"):
+        train_mlx(cfg)
+    assert train_mlx(cfg, overwrite=True) == run_dir
+    with pytest.raises(CourseError, match="float32"):
+        MLXTrainer(cfg.replace("train", dtype="bfloat16"), overwrite=True)
+
+
+def test_cli_trains_resumes_and_converts(corpus, tmp_path, capsys):
+    out = tmp_path / "runs"
+    args = [
+        "train",
+        "--config",
+        "configs/tiny_mlx.yaml",
+        f"data.corpus={corpus}",
+        "tokenizer.kind=bytes",
+        "model.block_size=16",
+        "model.n_layer=1",
+        "model.n_embd=16",
+        "model.n_head=2",
+        "train.batch_size=2",
+        "train.max_iters=2",
+        "train.eval_interval=2",
+        "train.compile=false",
+        "train.sample_tokens=0",
+        f"run.out_dir={out}",
+    ]
+    assert run_cli(main, args) == 0
+    run_dir = out / "tiny_mlx"
+    assert run_cli(main, ["train", "--resume", str(run_dir), "train.max_iters=3"]) == 0
+    assert read_metrics(run_dir / "metrics.jsonl")[-1]["step"] == 3
+    assert run_cli(main, ["train", "--resume", str(tmp_path)]) == 2
+    assert "holds no last.safetensors" in capsys.readouterr().err
+    mlx_file, torch_file = tmp_path / "w.safetensors", tmp_path / "back.pt"
+    assert run_cli(main, ["convert", str(run_dir), str(mlx_file)]) == 0
+    assert run_cli(main, ["convert", str(mlx_file), str(torch_file)]) == 0
+    original, back = load_checkpoint(run_dir), load_checkpoint(torch_file)
+    for name, tensor in original.model.state_dict().items():
+        assert torch.equal(back.model.state_dict()[name], tensor)
+    assert run_cli(main, ["convert", str(mlx_file), str(torch_file)]) == 2  # never overwrites
+    assert run_cli(main, ["convert", str(run_dir / "config.yaml"), str(tmp_path / "x.pt")]) == 2
+    assert run_cli(main, ["convert", str(run_dir), str(tmp_path / "x.pt")]) == 2
+    assert run_cli(main, ["convert", str(mlx_file), str(tmp_path / "y.safetensors")]) == 2
+
+
+def test_a_damaged_resume_state_is_a_clear_error(corpus, tmp_path):
+    cfg = run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2, sample_tokens=0)
+    run_dir = train_mlx(cfg)
+    with np.load(run_dir / LAST_STATE) as stored:
+        state = {k: stored[k] for k in stored.files}
+    state["step"] = np.array(1)
+    with open(run_dir / LAST_STATE, "wb") as handle:
+        np.savez(handle, **state)
+    with pytest.raises(CourseError, match="crash between"):
+        MLXTrainer(cfg, resume=run_dir, progress=False)
+    (run_dir / LAST_STATE).unlink()
+    with pytest.raises(CourseError, match="missing"):
+        MLXTrainer(cfg, resume=run_dir, progress=False)
+    (run_dir / "checkpoint.safetensors").write_bytes(json.dumps({"a": 1}).encode())
+    with pytest.raises(CourseError, match="not a readable safetensors"):
+        read_weights(run_dir)
