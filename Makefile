@@ -100,9 +100,10 @@ SEED ?=
 quote = '$(subst ','\'',$(1))'
 sample_args = $(if $(CKPT),--checkpoint $(CKPT)) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
   $(if $(N),--max-new-tokens $(N)) $(if $(TEMP),--temperature $(TEMP)) $(if $(TOPK),--top-k $(TOPK)) \
-  $(if $(TOPP),--top-p $(TOPP)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND))
+  $(if $(TOPP),--top-p $(TOPP)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
+  $(if $(DECODER),--decoder $(DECODER))
 
-sample: setup ## Week 5: generate text (PROMPT="..." [CKPT=runs/x|gpt2] [N=200] [TEMP=0.8] [TOPK=] [TOPP=] [SEED=])
+sample: setup ## Week 5: generate text (PROMPT="..." [CKPT=runs/x|gpt2 WEIGHTS=...] [N=200] [TEMP=0.8] [TOPK=] [TOPP=] [SEED=] [DECODER=kv_cache] [BACKEND=mlx])
 	$(PY) -m week5_generation sample --prompt $(call quote,$(PROMPT)) $(sample_args)
 
 chat: setup ## Week 5: an interactive prompt loop with a checkpoint ([CKPT=...] and the sample knobs)
@@ -143,7 +144,8 @@ week6: ## Tests: week 6 with its coverage gate (85%)
 
 cross-tests: setup data ## Tests: cross-week tests in tests/ (corpus to samples, CLIs)
 	@echo "== tests/: cross-week tests"
-	COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests --cov --cov-report=
+	COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests $(foreach p,shared $(foreach w,$(WEEKS),$($(w)_pkg)),--cov=$(p)) \
+	  --cov-report=
 
 notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom
 	$(PY) -m shared.notebooks $(sort $(wildcard week*/lesson.ipynb))

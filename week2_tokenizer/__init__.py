@@ -6,7 +6,15 @@ assert tokenizer.decode(ids) == "To be, or not to be"
 """
 
 from week2_tokenizer.config import TokenizerConfig, load_or_train_tokenizer
+from week2_tokenizer.serialize import from_json_dict, to_json_text
 from week2_tokenizer.tokenizer import Tokenizer
 from week2_tokenizer.train import train_bpe
 
-__all__ = ["Tokenizer", "TokenizerConfig", "load_or_train_tokenizer", "train_bpe"]
+__all__ = [
+    "Tokenizer",
+    "TokenizerConfig",
+    "from_json_dict",
+    "load_or_train_tokenizer",
+    "to_json_text",
+    "train_bpe",
+]

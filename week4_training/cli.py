@@ -1,0 +1,151 @@
+"""`python -m week4_training train|eval|plot`: the commands behind `make train`, `make eval` and
+`make plot`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.config import config_from_dict, load_config
+from shared.errors import CourseError
+from shared.paths import RUNS_DIR
+from shared.registry import Registry
+
+# Training in another framework comes with a later week: `run.backend: mlx` loads week 6's MLX
+# port, which registers its command here. An entry takes the parsed `train` arguments.
+TRAINING_BACKENDS: Registry = Registry(
+    "training backend", provided_by={"mlx": "week6_optimizations.mlx_port"}
+)
+
+
+def _load_sections() -> None:
+    """Register every config section the run may name (tokenizer, model, train)."""
+    import week2_tokenizer  # noqa: F401
+    import week3_model  # noqa: F401
+    import week4_training.config  # noqa: F401
+
+
+def _train(args: argparse.Namespace) -> int:
+    from week4_training.checkpoint import LAST, read_checkpoint
+    from week4_training.plot import plot_run
+    from week4_training.trainer import Trainer, resume_command
+
+    _load_sections()
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / LAST).is_file() and (run_dir / "last.safetensors").is_file():
+            return TRAINING_BACKENDS.get("mlx")(args)  # an MLX run resumes in MLX
+        if not (run_dir / LAST).is_file():
+            raise CourseError(f"cannot resume {run_dir}: it holds no {LAST} (was the run started?)")
+        saved = read_checkpoint(run_dir / LAST)["config"]
+        cfg = config_from_dict(saved, args.overrides, source=f"{run_dir / LAST} config")
+        print(f"config: {run_dir}'s own (the checkpoint's), overrides: {args.overrides or 'none'}")
+    else:
+        cfg = load_config(args.config, args.overrides)
+        if cfg.run.backend != "torch":
+            return TRAINING_BACKENDS.get(cfg.run.backend)(args)
+    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
+    model = trainer.model
+    print(
+        f"run {trainer.run_dir}: {model.num_parameters() / 1e6:.2f}M parameters, "
+        f"device {trainer.device}, dtype {cfg.train.dtype}, tokenizer vocab "
+        f"{trainer.tokenizer.vocab_size}, {len(trainer.data.train.tokens):,} training tokens "
+        f"({'encoded now' if trainer.data.rebuilt else 'cached'}: {trainer.data.folder})"
+    )
+    try:
+        result = trainer.run()
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved last.pt
+        print(f"\ninterrupted; resume the last saved state: {resume_command(trainer.run_dir)}")
+        return 130
+    if result.interrupted:
+        return 130
+    samples = trainer.write_samples()
+    png = plot_run(trainer.run_dir)
+    last = result.last_eval
+    if last is not None:
+        print(
+            f"done: step {result.step}, validation loss {last.loss:.4f} nats/token, "
+            f"perplexity {last.perplexity:.2f}, {last.bits_per_byte:.4f} bits/byte, "
+            f"{result.train_seconds:.0f} s of training"
+        )
+    print(f"best checkpoint: {trainer.run_dir / 'checkpoint.pt'}")
+    if samples is not None:
+        print(f"samples: {samples}")
+    print(f"plot: {png}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from shared.device import pick_device
+    from week4_training.checkpoint import latest_run, load_checkpoint
+    from week4_training.data import load_token_data
+    from week4_training.evaluate import evaluate
+
+    _load_sections()
+    target = args.checkpoint
+    if target is None:
+        target = latest_run(args.runs_dir)
+        print(f"no CKPT given: using the most recent run, {target}")
+    device = pick_device(args.device)
+    loaded = load_checkpoint(target, device=device)
+    cfg = loaded.config
+    data = load_token_data(cfg.data.corpus, loaded.tokenizer)
+    result = evaluate(
+        loaded.model, data.val, cfg.model.block_size, cfg.train.batch_size, device, cfg.train.dtype
+    )
+    print(f"checkpoint {loaded.path} (step {loaded.step}), validation split of {cfg.data.corpus}")
+    print(f"  tokens evaluated   {result.n_tokens:,} ({result.n_bytes:,} bytes of text)")
+    print(f"  loss               {result.loss:.4f} nats/token")
+    print(f"  perplexity         {result.perplexity:.2f}")
+    print(f"  bits per byte      {result.bits_per_byte:.4f}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from week4_training.plot import plot_comparison, plot_run
+
+    runs = [Path(r) for r in args.runs]
+    if not runs:
+        runs = sorted(p.parent for p in Path(args.runs_dir).glob("*/metrics.jsonl"))
+        if not runs:
+            raise CourseError(f"no run with a metrics.jsonl under {args.runs_dir}; train one first")
+    for run in runs:
+        if not (run / "metrics.jsonl").is_file():
+            raise CourseError(f"{run}: no metrics.jsonl here (is it a run folder?)")
+    for run in runs:
+        print(f"plot: {plot_run(run)}")
+    if len(runs) > 1:
+        target = Path(args.runs_dir) / "plots" / "val_bits_per_byte.png"
+        print(f"plot: {plot_comparison(runs, target)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m week4_training", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("--config", default="configs/tiny.yaml", help="the run config (YAML)")
+    train.add_argument("--resume", default=None, help="a run folder to continue from its last.pt")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
+    train.set_defaults(run=_train)
+    evaluation = commands.add_parser("eval", help="validation figures of a checkpoint")
+    evaluation.add_argument("--checkpoint", default=None, help="a run folder or a .pt file")
+    evaluation.add_argument("--runs-dir", default=str(RUNS_DIR))
+    evaluation.add_argument("--device", default="auto")
+    evaluation.set_defaults(run=_eval)
+    plot = commands.add_parser("plot", help="loss and learning-rate curves as PNG")
+    plot.add_argument("runs", nargs="*", help="run folders (default: every run with metrics)")
+    plot.add_argument("--runs-dir", default=str(RUNS_DIR))
+    plot.set_defaults(run=_plot)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse already printed its one-line usage error
+        return int(exit_.code or 0)
+    return args.run(args)

@@ -1,0 +1,90 @@
+"""The `train` section of a run config: how long, how fast and in what precision to train.
+
+    train:
+      batch_size: 12          # sequences per micro-batch
+      grad_accum_steps: 1     # micro-batches per optimizer step
+      max_iters: 2000         # optimizer steps
+      lr: 1.0e-3              # peak learning rate, reached after warmup
+      min_lr: 1.0e-4          # the floor the cosine decays to
+      warmup_iters: 100
+      lr_decay_iters: 2000    # the step where the cosine reaches min_lr
+      weight_decay: 0.1
+      beta1: 0.9
+      beta2: 0.99
+      grad_clip: 1.0          # 0 turns clipping off
+      eval_interval: 250      # evaluate (whole validation split) every this many steps
+      log_interval: 10        # write a metrics row every this many steps
+      dtype: float32          # float32 | bfloat16 | float16 (autocast; float16 adds a GradScaler)
+      compile: false          # torch.compile the model
+
+Tokens per optimizer step = batch_size x grad_accum_steps x model.block_size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.config import check, register_section
+
+
+@register_section("train")
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping of a training run.
+
+    batch_size: sequences of `model.block_size` tokens in one micro-batch (and one evaluation
+        batch).
+    grad_accum_steps: micro-batches whose gradients are summed before one optimizer step; each
+        micro-loss is divided by this number, so the step sees the mean over all of them.
+    max_iters: the number of optimizer steps of the whole run.
+    lr: the peak learning rate, reached at the end of warmup.
+    min_lr: the learning rate the cosine decays to, and keeps after `lr_decay_iters`.
+    warmup_iters: steps of linear warmup from lr/warmup_iters up to lr (0 = no warmup).
+    lr_decay_iters: the step at which the cosine decay reaches `min_lr` (usually = max_iters).
+    weight_decay: AdamW's decoupled weight decay, applied to matrices only (dim >= 2).
+    beta1, beta2: AdamW's moving-average factors for the gradient and its square.
+    grad_clip: the largest allowed global gradient norm; larger gradients are scaled down.
+        0 turns clipping off.
+    eval_interval: evaluate on the whole validation split every this many steps (and at the end).
+    log_interval: write a training row to metrics.jsonl every this many steps.
+    dtype: the autocast precision: float32 (none), bfloat16, or float16 (with a GradScaler).
+    compile: wrap the model in `torch.compile` (needs a C++ compiler on CPU; minutes to warm up).
+    sample_tokens: how many tokens of text the run writes to samples.txt at the end (0 = none).
+    """
+
+    batch_size: int = 12
+    grad_accum_steps: int = 1
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    log_interval: int = 10
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    compile: bool = False
+    sample_tokens: int = 300
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "grad_accum_steps", "max_iters", "eval_interval", "log_interval"):
+            check(getattr(self, key) > 0, key, "a positive integer")
+        check(self.lr > 0, "lr", f"a positive number, got {self.lr}")
+        check(
+            0 <= self.min_lr <= self.lr, "min_lr", f"between 0 and lr={self.lr}, got {self.min_lr}"
+        )
+        check(self.warmup_iters >= 0, "warmup_iters", "a non-negative integer")
+        check(
+            self.lr_decay_iters >= self.warmup_iters,
+            "lr_decay_iters",
+            f"at least warmup_iters={self.warmup_iters}, got {self.lr_decay_iters}",
+        )
+        check(self.weight_decay >= 0, "weight_decay", "a non-negative number")
+        for key in ("beta1", "beta2"):
+            check(0 <= getattr(self, key) < 1, key, f"in [0, 1), got {getattr(self, key)}")
+        check(self.grad_clip >= 0, "grad_clip", "a non-negative number (0 turns clipping off)")
+        check(self.sample_tokens >= 0, "sample_tokens", "a non-negative integer")

@@ -1,0 +1,103 @@
+"""Exact evaluation: every validation token predicted once, in fixed windows, same number each time.
+
+A random sample of validation batches (nanoGPT's `eval_iters`) gives a noisy estimate; this
+walks the whole split instead. The stream `[eot, t1, ..., tn]` is cut into windows of
+block_size + 1 tokens that overlap by one token:
+
+    window 0: s[0 : T+1]      inputs s[0:T],      targets s[1:T+1]
+    window 1: s[T : 2T+1]     inputs s[T:2T],     targets s[T+1:2T+1]      ...
+
+so every token after the first (the eot context) is a target exactly once. A window's first
+target sees one token of context, its last T; that is the price of non-overlapping, exact,
+repeatable numbers (a sliding window would see more context at T times the cost). The last
+window is shorter; it is padded and its padding targets are -1 (ignored).
+
+    loss = total nats / n targets;  perplexity = exp(loss);
+    bits per byte = total nats / ln 2 / n_bytes   (n_bytes: UTF-8 bytes of the target text)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from shared.device import autocast
+from shared.metrics import bits_per_byte, perplexity
+from week4_training.data import TokenSplit
+
+
+@dataclass
+class EvalResult:
+    """Validation figures: mean loss (nats per token), perplexity, bits per byte, and the counts
+    they rest on (targets evaluated, bytes of text they cover)."""
+
+    loss: float
+    perplexity: float
+    bits_per_byte: float
+    n_tokens: int
+    n_bytes: int
+
+
+def evaluation_windows(tokens: np.ndarray, block_size: int) -> tuple[Tensor, Tensor]:
+    """Cut a stream into (inputs, targets), both (n_windows, block_size) int64.
+
+    Window w covers tokens[w T : w T + T + 1]; targets past the end of the stream are -1.
+    Every token but the first is a target exactly once.
+    """
+    n_targets = len(tokens) - 1
+    if n_targets <= 0:
+        raise ValueError("evaluation needs at least two tokens")
+    n_windows = -(-n_targets // block_size)  # ceiling division
+    padded = np.full(n_windows * block_size + 1, -1, dtype=np.int64)
+    padded[: len(tokens)] = tokens
+    starts = np.arange(n_windows) * block_size
+    index = starts[:, None] + np.arange(block_size + 1)[None, :]
+    windows = torch.from_numpy(padded[index])
+    inputs = windows[:, :-1].clamp(min=0)  # padding inputs only feed ignored positions
+    return inputs, windows[:, 1:]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    val_tokens: TokenSplit,
+    block_size: int,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    dtype: str = "float32",
+) -> EvalResult:
+    """Loss, perplexity and bits per byte of `model` on a whole split, deterministic and exact.
+
+    `val_tokens` is a `TokenSplit` (see `week4_training.data.encode_split`); the model is put in
+    eval mode for the walk and returned to the mode it was in.
+    """
+    device = torch.device(device)
+    inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
+    was_training = model.training
+    model.eval()
+    total_nats = 0.0
+    try:
+        for start in range(0, len(inputs), batch_size):
+            x = inputs[start : start + batch_size].to(device)
+            y = targets[start : start + batch_size].to(device)
+            with autocast(device, dtype):
+                logits, _ = model(x)
+            nats = F.cross_entropy(
+                logits.float().flatten(0, 1), y.flatten(), ignore_index=-1, reduction="sum"
+            )
+            total_nats += float(nats)
+    finally:
+        model.train(was_training)
+    n_tokens = int((targets >= 0).sum())
+    mean = total_nats / n_tokens
+    return EvalResult(
+        loss=mean,
+        perplexity=perplexity(mean),
+        bits_per_byte=bits_per_byte(total_nats, val_tokens.n_bytes),
+        n_tokens=n_tokens,
+        n_bytes=val_tokens.n_bytes,
+    )

@@ -1,0 +1,51 @@
+"""AdamW with two parameter groups: decay the matrices, leave biases and norms alone.
+
+Weight decay pulls weights towards zero, a pressure against large, brittle weight matrices. It
+makes no sense on a bias or a LayerNorm gain (a gain of 1 is the neutral value, not 0), so the
+rule of GPT-2 and nanoGPT is: decay every parameter with `dim >= 2` (Linear weights, embedding
+tables), none with `dim < 2`. A tied LM head is the token embedding, counted once.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two AdamW groups: dim >= 2 with `weight_decay`, the rest (biases, norm gains) with 0."""
+    params = [p for p in model.parameters() if p.requires_grad]  # a tied tensor appears once
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(
+    model: nn.Module,
+    *,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float],
+    device: torch.device,
+) -> torch.optim.AdamW:
+    """AdamW over `parameter_groups`; the fused kernel where this PyTorch has one for `device`.
+
+    `fused` does the whole update in one kernel per device (CUDA, and the CPU since PyTorch 2.4);
+    otherwise `foreach` batches the per-tensor updates. Both give the same numbers up to rounding.
+    """
+    groups = parameter_groups(model, weight_decay)
+    if device.type in ("cuda", "cpu", "mps"):
+        try:
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older PyTorch
+            pass
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, foreach=True)  # pragma: no cover
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every group gets the scheduled rate (the groups differ only in weight decay)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

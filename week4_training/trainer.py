@@ -1,0 +1,336 @@
+"""The training loop: evaluate, checkpoint, step, log, until max_iters or Ctrl-C.
+
+    step 0 ... max_iters:
+        every eval_interval steps (and at the end): evaluate the whole validation split,
+            log it, save checkpoint.pt if it is the best so far, always save last.pt
+        lr = schedule(step); one optimizer step over grad_accum_steps micro-batches
+        every log_interval steps: a metrics row (loss, lr, grad norm, tokens/s)
+
+`step` counts optimizer updates done. Resuming from last.pt restores the model, the AdamW
+moments, the GradScaler, the batch generator and every RNG, and drops metrics rows after the
+checkpoint's step, so the rows that follow are the ones an uninterrupted run writes (bit for bit
+on CPU in float32; tokens/s and seconds are measured, so they differ).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from shared.atomic import atomic_write_text
+from shared.config import Config
+from shared.device import autocast, pick_device, seed_everything
+from shared.errors import CourseError
+from shared.runs import MetricsLog, prepare_run_dir, write_config
+from week4_training.checkpoint import (
+    BEST,
+    LAST,
+    check_tokenizer,
+    load_model_state,
+    read_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    tokenizer_record,
+)
+from week4_training.data import BatchSampler, load_token_data
+from week4_training.evaluate import EvalResult, evaluate
+from week4_training.optim import make_optimizer, set_learning_rate
+from week4_training.sample import sample_ids
+from week4_training.schedule import schedule_from_config
+from week4_training.step import make_scaler, optimizer_step
+
+
+class TrainingDiverged(CourseError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: its folder, the step reached, the best and the last evaluation."""
+
+    run_dir: Path
+    step: int
+    best_val_loss: float
+    last_eval: EvalResult | None
+    interrupted: bool
+    train_seconds: float
+
+
+class StopRequest:
+    """Ctrl-C asks the loop to stop after the current step (a second Ctrl-C stops at once)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        try:
+            previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: no handler, no Ctrl-C saving
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _handle(self, signum, frame) -> None:  # pragma: no cover - exercised by a real Ctrl-C
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+def resolve_model_config(cfg: Config, tokenizer) -> Config:
+    """Fill model.vocab_size from the tokenizer; a set value must leave room for every token."""
+    vocab = cfg.model.vocab_size
+    if vocab is None:
+        return cfg.replace("model", vocab_size=tokenizer.vocab_size)
+    if vocab < tokenizer.vocab_size:
+        raise CourseError(
+            f"model.vocab_size={vocab} is smaller than the tokenizer's {tokenizer.vocab_size} "
+            "tokens; leave model.vocab_size out to take it from the tokenizer"
+        )
+    return cfg
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"make train RESUME={run_dir}   (or: python -m week4_training train --resume {run_dir})"
+
+
+class Trainer:
+    """One run: builds the pieces from a config, then `run()` trains; see the module docstring."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        resume: str | Path | None = None,
+        overwrite: bool = False,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        from week2_tokenizer import load_or_train_tokenizer
+        from week3_model import GPT
+
+        self.log = log
+        self.progress = progress
+        train = cfg.train
+        self.run_dir = Path(resume) if resume is not None else Path(cfg.run.out_dir) / cfg.run.name
+        resume_doc = None
+        if resume is not None:
+            prepare_run_dir(self.run_dir, resume=True)
+            resume_doc = read_checkpoint(self.run_dir / LAST)
+        elif not overwrite:
+            prepare_run_dir(self.run_dir)  # refuses an existing run before any slow work
+        self.device = pick_device(cfg.run.device)
+        with autocast(self.device, train.dtype):  # an unsupported dtype fails here, not later
+            pass
+        seed_everything(cfg.run.seed)
+        self.tokenizer = load_or_train_tokenizer(cfg.tokenizer, cfg.data.corpus)
+        if resume_doc is not None:
+            check_tokenizer(resume_doc, self.tokenizer, self.run_dir / LAST)
+        self.cfg = cfg = resolve_model_config(cfg, self.tokenizer)
+        self.data = load_token_data(cfg.data.corpus, self.tokenizer)
+        block = cfg.model.block_size
+        self.sampler = BatchSampler(self.data.train.tokens, block, train.batch_size, cfg.run.seed)
+        self.model = GPT(cfg.model).to(self.device)
+        self.optimizer = make_optimizer(
+            self.model,
+            lr=train.lr,
+            weight_decay=train.weight_decay,
+            betas=(train.beta1, train.beta2),
+            device=self.device,
+        )
+        self.scaler = make_scaler(self.device, train.dtype)
+        self.forward_model = torch.compile(self.model) if train.compile else self.model
+        self.schedule = schedule_from_config(train)
+        self.step = 0
+        self.last_eval_step = -1
+        self.best_val_loss = math.inf
+        self.train_seconds = 0.0
+        if overwrite and resume is None:
+            prepare_run_dir(self.run_dir, overwrite=True)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        if resume_doc is not None:
+            self._restore(resume_doc)
+        else:
+            write_config(self.run_dir, cfg.to_yaml())
+
+    # ------------------------------------------------------------------ state
+
+    def _restore(self, document: dict) -> None:
+        load_model_state(self.model, document["model"], self.run_dir / LAST)
+        self.optimizer.load_state_dict(document["optimizer"])
+        if document["scaler"]:
+            self.scaler.load_state_dict(document["scaler"])
+        self.sampler.load_state_dict(document["sampler"])
+        set_rng_state(document["rng"])
+        self.step = int(document["step"])
+        self.last_eval_step = int(document["last_eval_step"])
+        self.best_val_loss = float(document["best_val_loss"])
+        self.train_seconds = float(document.get("train_seconds", 0.0))
+        self.metrics.truncate_after(self.step)
+        self.log(f"resuming {self.run_dir} from step {self.step}")
+
+    def state(self) -> dict:
+        """The checkpoint payload (see `week4_training.checkpoint`)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "sampler": self.sampler.state_dict(),
+            "rng": rng_state(),
+            "step": self.step,
+            "last_eval_step": self.last_eval_step,
+            "best_val_loss": self.best_val_loss,
+            "train_seconds": self.train_seconds,
+            "config": self.cfg.to_dict(),
+            "tokenizer": tokenizer_record(self.tokenizer),
+        }
+
+    # ------------------------------------------------------------------ the pieces of a step
+
+    def evaluate_and_save(self) -> EvalResult:
+        """Evaluate the whole validation split, log it, and write checkpoint.pt / last.pt."""
+        train = self.cfg.train
+        result = evaluate(
+            self.forward_model,
+            self.data.val,
+            self.cfg.model.block_size,
+            train.batch_size,
+            self.device,
+            train.dtype,
+        )
+        self.last_eval_step = self.step
+        improved = result.loss < self.best_val_loss
+        if improved:
+            self.best_val_loss = result.loss
+        self.metrics.log(
+            {
+                "step": self.step,
+                "val_loss": result.loss,
+                "val_perplexity": result.perplexity,
+                "val_bits_per_byte": result.bits_per_byte,
+            }
+        )
+        payload = self.state()
+        if improved:
+            save_checkpoint(self.run_dir / BEST, payload)
+        save_checkpoint(self.run_dir / LAST, payload)
+        return result
+
+    def train_step(self) -> dict:
+        """One optimizer step at the scheduled learning rate; returns its metrics row."""
+        train = self.cfg.train
+        lr = self.schedule(self.step)
+        set_learning_rate(self.optimizer, lr)
+        batches = [self.sampler.next_batch(self.device) for _ in range(train.grad_accum_steps)]
+        result = optimizer_step(
+            self.forward_model,
+            self.optimizer,
+            self.scaler,
+            batches,
+            grad_clip=train.grad_clip,
+            precision=autocast(self.device, train.dtype),
+        )
+        if not math.isfinite(result.loss):
+            raise TrainingDiverged(
+                f"the loss became {result.loss} at step {self.step + 1}; stopping. The last good "
+                f"state is {self.run_dir / LAST} (step {self.last_eval_step}); lower train.lr, "
+                "keep train.grad_clip on, or train in bfloat16 rather than float16"
+            )
+        self.step += 1
+        row = {"step": self.step, "loss": result.loss, "lr": lr, "grad_norm": result.grad_norm}
+        if self.scaler.is_enabled():
+            row.update(scale=self.scaler.get_scale(), skipped=result.skipped)
+        return row
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, should_stop: Callable[[int], bool] | None = None) -> TrainResult:
+        """Train to max_iters; Ctrl-C (or `should_stop(step)`) saves last.pt and returns early."""
+        train = self.cfg.train
+        tokens_per_step = train.batch_size * train.grad_accum_steps * self.cfg.model.block_size
+        stop = StopRequest()
+        last_eval: EvalResult | None = None
+        window_seconds, window_tokens = 0.0, 0
+        bar = tqdm(
+            total=train.max_iters,
+            initial=self.step,
+            disable=not self.progress,
+            desc=self.run_dir.name,
+            dynamic_ncols=True,
+        )
+        with stop.installed(), bar:
+            while True:
+                due = self.step % train.eval_interval == 0 or self.step >= train.max_iters
+                if due and self.last_eval_step != self.step:
+                    last_eval = self.evaluate_and_save()
+                    bar.write(
+                        f"step {self.step}: val loss {last_eval.loss:.4f}, "
+                        f"bits/byte {last_eval.bits_per_byte:.4f}"
+                    )
+                if self.step >= train.max_iters:
+                    break
+                if stop.requested or (should_stop is not None and should_stop(self.step)):
+                    save_checkpoint(self.run_dir / LAST, self.state())
+                    bar.write(f"stopped at step {self.step}; saved {self.run_dir / LAST}")
+                    bar.write(f"resume with: {resume_command(self.run_dir)}")
+                    return self._result(last_eval, interrupted=True)
+                start = time.perf_counter()
+                row = self.train_step()
+                elapsed = time.perf_counter() - start
+                self.train_seconds += elapsed
+                window_seconds += elapsed
+                window_tokens += tokens_per_step
+                bar.update(1)
+                if self.step % train.log_interval == 0 or row.get("skipped"):
+                    row["tokens_per_s"] = window_tokens / max(window_seconds, 1e-9)
+                    row["train_seconds"] = self.train_seconds
+                    self.metrics.log(row)
+                    bar.set_postfix(
+                        loss=f"{row['loss']:.3f}",
+                        lr=f"{row['lr']:.2e}",
+                        tok_s=f"{row['tokens_per_s']:.0f}",
+                    )
+                    window_seconds, window_tokens = 0.0, 0
+        return self._result(last_eval, interrupted=False)
+
+    def write_samples(self) -> Path | None:
+        """samples.txt: a short text drawn from the best model, so a run shows what it learned."""
+        n_tokens = self.cfg.train.sample_tokens
+        if n_tokens == 0:
+            return None
+        prompt = [self.tokenizer.eot_id] if self.tokenizer.eot_id is not None else [0]
+        ids = sample_ids(
+            self.model,
+            prompt,
+            n_tokens,
+            block_size=self.cfg.model.block_size,
+            seed=self.cfg.run.seed,
+            device=self.device,
+        )
+        text = self.tokenizer.decode(ids)
+        target = self.run_dir / "samples.txt"
+        header = f"# step {self.step}, temperature 0.8, {n_tokens} tokens"
+        atomic_write_text(target, f"{header}\n{text}\n")
+        return target
+
+    def _result(self, last_eval: EvalResult | None, interrupted: bool) -> TrainResult:
+        return TrainResult(
+            run_dir=self.run_dir,
+            step=self.step,
+            best_val_loss=self.best_val_loss,
+            last_eval=last_eval,
+            interrupted=interrupted,
+            train_seconds=self.train_seconds,
+        )

@@ -1,0 +1,46 @@
+"""The `sample` section of a run config: how `make sample` and `make chat` generate by default.
+
+    sample:
+      max_new_tokens: 200   # generate at most this many tokens per prompt
+      temperature: 0.8      # 0 = greedy; see week5_generation.sampling
+      top_k: null           # keep only the k most likely tokens (null: no limit)
+      top_p: 0.95           # nucleus: the smallest set holding this much probability (null: off)
+      seed: null            # null: use run.seed
+      prompt: ""            # "" starts from the tokenizer's end-of-text token (or a newline)
+      stop: []              # stop (and cut the text) where one of these strings appears
+
+Command-line flags (--temperature, --top-k, ...) override these values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.config import check, register_section
+from week5_generation.sampling import check_settings
+
+
+@register_section("sample")
+@dataclass
+class SampleConfig:
+    """Generation settings; out-of-range values are a `ConfigError` naming `sample.<key>`."""
+
+    max_new_tokens: int = 200
+    temperature: float = 0.8
+    top_k: int | None = None
+    top_p: float | None = 0.95
+    seed: int | None = None
+    prompt: str = ""
+    stop: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check(
+            self.max_new_tokens >= 1,
+            "max_new_tokens",
+            f"an integer >= 1, not {self.max_new_tokens}",
+        )
+        check_settings(self.temperature, self.top_k, self.top_p)
+        check(
+            self.seed is None or self.seed >= 0, "seed", f"an integer >= 0 or null, not {self.seed}"
+        )
+        check(all(self.stop), "stop", "a list of non-empty strings")

@@ -1,0 +1,115 @@
+"""Choosing the next token: small steps on the logits, applied in one fixed order.
+
+The model gives one score (logit) per vocabulary entry. Sampling turns them into a choice:
+
+    logits --(1) temperature--> --(2) top-k--> --(3) top-p--> softmax --> one draw
+
+1. Temperature T divides the logits: p_i = exp(z_i / T) / sum_j exp(z_j / T). T < 1 sharpens the
+   distribution, T > 1 flattens it, and as T -> 0 all the mass goes to the largest logit, so
+   T = 0 means *greedy* decoding: take the argmax, no randomness, steps 2 and 3 are skipped.
+2. Top-k keeps the k highest logits and sets the rest to -inf (probability 0 after softmax).
+3. Top-p (nucleus) keeps the smallest set of most likely tokens whose probability mass reaches p,
+   measured on the distribution that steps 1 and 2 left. The most likely token is always kept.
+
+Filters write -inf rather than deleting entries, so token ids keep their positions and a final
+softmax renormalises the survivors to sum to 1. Ties are broken towards the lower token id
+(stable sorts; `argmax` returns the first maximum), so every step is deterministic.
+
+Every random draw takes an explicit `torch.Generator`: one seed, one text (on one machine).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from shared.config import check
+
+
+def check_settings(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise a `ConfigError` naming the setting unless it is in range."""
+    check(temperature >= 0, "temperature", f"a number >= 0 (0 means greedy), got {temperature}")
+    check(
+        top_k is None or top_k >= 1, "top_k", f"an integer >= 1, or null for no limit, not {top_k}"
+    )
+    check(
+        top_p is None or 0 < top_p <= 1,
+        "top_p",
+        f"a number in (0, 1], or null for no nucleus filter, got {top_p}",
+    )
+
+
+def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
+    """logits / temperature, for temperature > 0 (temperature 0 is greedy and never gets here)."""
+    return logits / temperature
+
+
+def top_k_filter(logits: Tensor, k: int) -> Tensor:
+    """Keep the k largest logits of the last dimension, set the others to -inf.
+
+    Exactly min(k, V) entries survive even when values tie at the boundary: the sort is stable,
+    so among equal logits the lower token ids are kept.
+    """
+    if k >= logits.size(-1):
+        return logits
+    order = torch.sort(logits, dim=-1, descending=True, stable=True).indices
+    dropped = order[..., k:]
+    return logits.scatter(-1, dropped, float("-inf"))
+
+
+def top_p_filter(logits: Tensor, p: float) -> Tensor:
+    """Keep the smallest set of most likely tokens whose probability reaches p; -inf the rest.
+
+    Sort the probabilities in decreasing order and keep token i while the mass *before* it is
+    still below p. The first token has mass 0 before it, so it always survives. Computed in
+    float64 so the running sum does not drift across a 50k-token vocabulary.
+    """
+    probs = torch.softmax(logits.double(), dim=-1)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+    drop_sorted = mass_before >= p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)  # token-id order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def filtered_probabilities(
+    logits: Tensor, temperature: float, top_k: int | None = None, top_p: float | None = None
+) -> Tensor:
+    """Steps 1-3 then softmax: the distribution a draw is made from (it sums to 1).
+
+    Temperature 0 gives the one-hot distribution of the argmax.
+    """
+    check_settings(temperature, top_k, top_p)
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.size(-1)).to(torch.float32)
+    logits = apply_temperature(logits.float(), temperature)
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    return torch.softmax(logits, dim=-1)
+
+
+def draw(probs: Tensor, generator: torch.Generator) -> int:
+    """One token id drawn from a (V,) distribution with `generator` (on the CPU, so a seed gives
+    the same draw whatever device computed the probabilities)."""
+    return int(torch.multinomial(probs.float().cpu(), 1, generator=generator).item())
+
+
+def choose_next(
+    logits: Tensor,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> int:
+    """The next token id from (V,) logits: the argmax if temperature is 0, else a seeded draw."""
+    if temperature == 0:
+        check_settings(temperature, top_k, top_p)
+        return int(logits.argmax(-1).item())
+    return draw(filtered_probabilities(logits, temperature, top_k, top_p), generator)
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU random-number generator seeded with `seed`; pass it to every draw of one run."""
+    return torch.Generator(device="cpu").manual_seed(seed)

@@ -1,0 +1,117 @@
+"""One sampling session: settings from config and flags, a prompt in, text streamed out.
+
+Shared by `make sample` (one prompt) and `make chat` (a prompt per line of input until end of
+input). Notices (which checkpoint, a cropped prompt) go to stderr, so stdout holds only text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+import torch
+
+from shared.config import Config, build_section
+from week5_generation.config import SampleConfig
+from week5_generation.generate import DECODERS, generate_text, start_ids
+from week5_generation.loading import SamplingSource
+
+
+def notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_settings(config: Config, **overrides: Any) -> SampleConfig:
+    """The run's `sample` section (defaults if it has none) with the non-None `overrides` on top,
+    checked again as a whole: errors name `sample.<key>`."""
+    base = getattr(config, "sample", None)
+    values = dataclasses.asdict(base if base is not None else SampleConfig())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return build_section(SampleConfig, values, "sample")
+
+
+def session_seed(settings: SampleConfig, config: Config) -> int:
+    """sample.seed, or run.seed when it is null."""
+    return settings.seed if settings.seed is not None else config.run.seed
+
+
+def prompt_ids(
+    tokenizer, prompt: str, block_size: int, warn: Callable[[str], None] = notice
+) -> list[int]:
+    """The prompt as ids (a start token if it is empty), cropped to its last block_size tokens."""
+    ids = tokenizer.encode(prompt) if prompt else start_ids(tokenizer)
+    if len(ids) > block_size:
+        warn(
+            f"note: the prompt is {len(ids)} tokens, longer than the context of {block_size}; "
+            f"the model sees only its last {block_size} tokens"
+        )
+        ids = ids[-block_size:]
+    return ids
+
+
+def sample_once(
+    source: SamplingSource,
+    prompt: str,
+    settings: SampleConfig,
+    generator: torch.Generator,
+    out: TextIO,
+    warn: Callable[[str], None] = notice,
+    decoder: str = "full",
+) -> str:
+    """Write the prompt, then the continuation as it is generated; return the continuation.
+
+    `decoder` names the `DECODERS` entry that computes next-token logits (week 6: "kv_cache")."""
+    ids = prompt_ids(source.tokenizer, prompt, source.model.config.block_size, warn)
+    out.write(prompt)
+    out.flush()
+    pieces = []
+    for piece in generate_text(
+        source.model,
+        source.tokenizer,
+        ids,
+        settings.max_new_tokens,
+        stop=settings.stop,
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        top_p=settings.top_p,
+        generator=generator,
+        next_token_logits=DECODERS.get(decoder)(source.model),
+    ):
+        out.write(piece)
+        out.flush()
+        pieces.append(piece)
+    out.write("\n")
+    out.flush()
+    return "".join(pieces)
+
+
+def interactive(
+    source: SamplingSource,
+    lines: Iterable[str],
+    settings: SampleConfig,
+    generator: torch.Generator,
+    out: TextIO,
+    show_prompt: bool = False,
+    warn: Callable[[str], None] = notice,
+    decoder: str = "full",
+) -> int:
+    """A prompt per input line until end of input; return the number of prompts answered.
+
+    One generator serves the whole session, so the same lines give the same answers. With
+    `show_prompt` (a terminal), a "> " invites each line on stderr.
+    """
+    answered = 0
+    lines = iter(lines)
+    while True:
+        if show_prompt:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = next(lines, None)
+        if line is None:
+            break
+        sample_once(source, line.rstrip("\n"), settings, generator, out, warn, decoder)
+        answered += 1
+    if show_prompt:
+        print(file=sys.stderr)
+    return answered

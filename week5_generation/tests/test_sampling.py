@@ -1,0 +1,153 @@
+"""Temperature, top-k, top-p and the seeded draw, each pinned on its own."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.config import ConfigError
+from week5_generation.sampling import (
+    apply_temperature,
+    check_settings,
+    choose_next,
+    draw,
+    filtered_probabilities,
+    make_generator,
+    top_k_filter,
+    top_p_filter,
+)
+
+logit_lists = st.lists(
+    st.floats(min_value=-8, max_value=8, allow_nan=False, width=32), min_size=1, max_size=40
+)
+
+
+def kept(logits: torch.Tensor) -> set[int]:
+    return set(torch.nonzero(torch.isfinite(logits)).flatten().tolist())
+
+
+def test_temperature_divides_the_logits():
+    logits = torch.tensor([1.0, -2.0, 4.0])
+    assert torch.equal(apply_temperature(logits, 2.0), torch.tensor([0.5, -1.0, 2.0]))
+
+
+@given(logit_lists, st.integers(min_value=1, max_value=50))
+@settings(max_examples=60, deadline=None)
+def test_top_k_keeps_exactly_k_of_the_largest(values, k):
+    logits = torch.tensor(values)
+    filtered = top_k_filter(logits, k)
+    survivors = kept(filtered)
+    assert len(survivors) == min(k, len(values))
+    dropped = set(range(len(values))) - survivors
+    if dropped:
+        assert min(logits[list(survivors)]) >= max(logits[list(dropped)])
+    assert torch.equal(filtered[list(survivors)], logits[list(survivors)])
+
+
+def test_top_k_breaks_ties_towards_the_lower_token_id():
+    logits = torch.tensor([1.0, 3.0, 2.0, 3.0, 3.0, 0.0])
+    assert kept(top_k_filter(logits, 2)) == {1, 3}
+    assert kept(top_k_filter(logits, 4)) == {1, 2, 3, 4}
+
+
+def test_top_k_works_on_a_batch_of_rows():
+    logits = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    filtered = top_k_filter(logits, 1)
+    assert kept(filtered[0]) == {2} and kept(filtered[1]) == {0}
+
+
+@given(logit_lists, st.floats(min_value=0.01, max_value=1.0))
+@settings(max_examples=80, deadline=None)
+def test_top_p_keeps_the_smallest_most_likely_set_reaching_p(values, p):
+    logits = torch.tensor(values)
+    probs = torch.softmax(logits.double(), dim=-1)
+    survivors = kept(top_p_filter(logits, p))
+    dropped = set(range(len(values))) - survivors
+    assert int(torch.argmax(logits)) in survivors  # the most likely token always stays
+    mass = float(probs[list(survivors)].sum())
+    assert mass >= p - 1e-9  # enough mass ...
+    smallest_kept = min(float(probs[i]) for i in survivors)
+    assert mass - smallest_kept < p + 1e-9  # ... and no token could be spared
+    if dropped:  # the survivors are the most likely tokens
+        assert smallest_kept >= max(float(probs[i]) for i in dropped)
+
+
+def test_top_p_on_a_worked_example():
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits = probs.log()
+    assert kept(top_p_filter(logits, 0.5)) == {0}
+    assert kept(top_p_filter(logits, 0.6)) == {0, 1}
+    assert kept(top_p_filter(logits, 0.8)) == {0, 1}
+    assert kept(top_p_filter(logits, 0.81)) == {0, 1, 2}
+    assert kept(top_p_filter(logits, 1.0)) == {0, 1, 2, 3}
+    assert kept(top_p_filter(logits, 0.01)) == {0}
+
+
+@given(logit_lists, st.integers(1, 10), st.floats(0.05, 1.0), st.floats(0.1, 3.0))
+@settings(max_examples=60, deadline=None)
+def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperature):
+    logits = torch.tensor(values)
+    probs = filtered_probabilities(logits, temperature, top_k=k, top_p=p)
+    assert torch.isclose(probs.sum(), torch.tensor(1.0), atol=1e-5)
+    survivors = sorted(kept(top_p_filter(top_k_filter(logits / temperature, k), p)))
+    assert set(torch.nonzero(probs).flatten().tolist()) <= set(survivors)
+    expected = torch.softmax(logits[survivors] / temperature, dim=-1)
+    assert torch.allclose(probs[survivors], expected, atol=1e-5)
+
+
+def test_temperature_towards_zero_becomes_the_argmax():
+    logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
+    mass_on_argmax = [float(filtered_probabilities(logits, t)[1]) for t in (1, 0.1, 0.01, 1e-4)]
+    assert mass_on_argmax == sorted(mass_on_argmax)  # colder, more certain
+    assert mass_on_argmax[-1] > 1 - 1e-6
+    greedy = filtered_probabilities(logits, 0.0)
+    assert torch.equal(greedy, torch.tensor([0.0, 1.0, 0.0, 0.0]))
+    generator = make_generator(0)
+    assert all(choose_next(logits, generator, temperature=0) == 1 for _ in range(5))
+    assert choose_next(torch.tensor([1.0, 5.0, 5.0]), generator, temperature=0) == 1  # first max
+
+
+def chi_square_p_value(counts: torch.Tensor, probs: torch.Tensor) -> float:
+    """P(statistic >= observed) under the chi-square law with len(probs) - 1 degrees of freedom."""
+    expected = probs * counts.sum()
+    statistic = float(((counts - expected) ** 2 / expected).sum())
+    dof = len(probs) - 1
+    return float(torch.special.gammaincc(torch.tensor(dof / 2), torch.tensor(statistic / 2)))
+
+
+def test_draw_frequencies_match_the_distribution():
+    probs = torch.tensor([0.4, 0.25, 0.15, 0.1, 0.07, 0.03])
+    generator = make_generator(1234)
+    n = 20_000
+    counts = torch.bincount(
+        torch.tensor([draw(probs, generator) for _ in range(n)]), minlength=len(probs)
+    ).double()
+    assert chi_square_p_value(counts, probs.double()) > 1e-3
+    # The same test must reject a wrong distribution: swap the two middle probabilities.
+    wrong = probs[[0, 1, 3, 2, 4, 5]].double()
+    assert chi_square_p_value(counts, wrong) < 1e-6
+
+
+def test_the_same_seed_gives_the_same_draws_and_different_seeds_differ():
+    logits = torch.randn(50, generator=torch.Generator().manual_seed(0))
+
+    def run(seed: int) -> list[int]:
+        generator = make_generator(seed)
+        return [choose_next(logits, generator, 1.0, top_k=40, top_p=0.95) for _ in range(30)]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_k", "top_p", "key"),
+    [(-0.1, None, None, "temperature"), (1.0, 0, None, "top_k"), (1.0, None, 0.0, "top_p"),
+     (1.0, None, 1.5, "top_p")],
+)  # fmt: skip
+def test_out_of_range_settings_name_the_setting(temperature, top_k, top_p, key):
+    with pytest.raises(ConfigError, match=f"^{key}: must be"):
+        check_settings(temperature, top_k, top_p)
+    with pytest.raises(ConfigError, match=f"^{key}: must be"):
+        choose_next(torch.zeros(3), make_generator(0), temperature, top_k, top_p)
