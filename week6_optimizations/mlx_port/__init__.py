@@ -6,8 +6,9 @@
 
 Nothing here imports MLX at package import time, so `import week6_optimizations.mlx_port` works
 on a machine without it; the entry points below call `require_mlx()` first, which says in one
-line how to install it. Importing this package also registers `mlx` as a sampling backend of
-week 5 (`python -m week5_generation sample --backend mlx`). See README.md for the lesson.
+line how to install it. Importing this package also registers `mlx` as a training backend of
+week 4 (`make train CFG=configs/tiny_mlx.yaml`, whose `run.backend` is mlx) and a sampling backend
+of week 5 (`python -m week5_generation sample --backend mlx`). See README.md for the lesson.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Config
+from week4_training.cli import TRAINING_BACKENDS
 from week5_generation.cli import BACKENDS
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available, require_mlx
 
@@ -46,3 +48,12 @@ def sample_backend(args: argparse.Namespace) -> int:
     from week6_optimizations.mlx_port.sample import sample_with_mlx
 
     return sample_with_mlx(args)
+
+
+@TRAINING_BACKENDS.register("mlx")
+def train_backend(args: argparse.Namespace) -> int:
+    """`python -m week4_training train --config X` when X says `run.backend: mlx`."""
+    require_mlx()
+    from week6_optimizations.mlx_port.cli import train_command
+
+    return train_command(args)

@@ -25,7 +25,7 @@ def _load_sections() -> None:
     import week5_generation.config  # noqa: F401
 
 
-def _train(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace) -> int:
     from week6_optimizations.mlx_port import train_mlx
     from week6_optimizations.mlx_port.checkpoint import LAST_WEIGHTS, read_weights
 
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", default=None, help="a run folder to continue")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
-    train.set_defaults(run=_train)
+    train.set_defaults(run=train_command)
     sample = commands.add_parser("sample", help="week 5's sample, in MLX", add_help=False)
     sample.set_defaults(run=_sample)
     convert = commands.add_parser("convert", help="checkpoint.pt <-> .safetensors")
