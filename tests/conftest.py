@@ -1,0 +1,76 @@
+"""Fixtures for the cross-week tests: a small corpus and a config a learner could have written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """About 12 KB of play-shaped text: speakers, lines, repetition a tiny model can learn."""
+    speakers = ["ROMEO", "JULIET", "NURSE", "FRIAR LAURENCE"]
+    words = ["love", "night", "light", "name", "rose", "death", "sweet", "heaven"]
+    lines = []
+    for i in range(240):
+        a, b = words[i % 8], words[(i * 3 + 1) % 8]
+        lines.append(f"{speakers[i % 4]}:\nO {a}, my {b}, what {a} is this?\n\n")
+    path = tmp_path / "play.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path, corpus):
+    """A tiny but complete run config: BPE tokenizer, 2-layer GPT, 30 steps."""
+    text = f"""
+data:
+  corpus: {corpus}
+tokenizer:
+  kind: bpe
+  vocab_size: 300
+  path: {tmp_path / "tokenizer.json"}
+model:
+  block_size: 32
+  n_layer: 2
+  n_head: 2
+  n_embd: 32
+  dropout: 0.0
+train:
+  batch_size: 8
+  max_iters: 30
+  warmup_iters: 5
+  lr_decay_iters: 30
+  lr: 3.0e-3
+  min_lr: 3.0e-4
+  eval_interval: 15
+  log_interval: 5
+  sample_tokens: 20
+run:
+  name: path
+  out_dir: {tmp_path / "runs"}
+  seed: 7
+"""
+    path = tmp_path / "course.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def course(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m <args>` from the repository root, as the Makefile does."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
