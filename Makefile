@@ -148,7 +148,7 @@ cross-tests: setup data ## Tests: cross-week tests in tests/ (corpus to samples,
 	  --cov-report=
 
 notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom
-	$(PY) -m shared.notebooks $(sort $(wildcard week*/lesson.ipynb))
+	$(PY) -m shared.notebooks $(sort $(wildcard week*/lesson*.ipynb week*/*/lesson*.ipynb))
 
 test: setup data ## Tests: run everything (each week and its gate, tests/, notebooks, overall coverage >= 85%)
 	@rm -f .coverage .coverage.*
@@ -158,6 +158,8 @@ test: setup data ## Tests: run everything (each week and its gate, tests/, noteb
 	@$(PY) -m coverage report --format=total --fail-under=$(overall_gate) \
 	  | sed 's/^/overall coverage: /;s/$$/%/'
 	@$(MAKE) --no-print-directory notebooks
+	@echo "== make bench QUICK=1 (smoke test: every benchmark runs and writes its JSON)"
+	@$(MAKE) --no-print-directory bench QUICK=1
 
 lint: setup ## Tooling: ruff check and format check
 	$(VENV)/bin/ruff check .

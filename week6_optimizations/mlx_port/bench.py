@@ -18,7 +18,7 @@ import torch
 
 from shared.bench import median_seconds
 from week6_optimizations.bench.generation import generation_model, measure_generation
-from week6_optimizations.bench.rows import make_row
+from week6_optimizations.bench.rows import make_row, register_rows
 from week6_optimizations.bench.training import BABY, TrainCase, build_step
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available
 
@@ -65,6 +65,7 @@ def _mlx_generation(block_size: int, shape: dict[str, int], repeats: int, warmup
     return new_tokens / median_seconds(work, repeats=repeats, warmup=warmup)
 
 
+@register_rows("mlx")
 def mlx_rows(quick: bool) -> list[dict[str, Any]]:
     """MLX and PyTorch tokens/s for training and generation; ~15 s with `quick` (CPU)."""
     repeats, warmup = (3, 1) if quick else (7, 2)

@@ -1,0 +1,131 @@
+"""`make bench`: measure, print one table, write runs/bench/<date>_<time>.json.
+
+    python -m week6_optimizations.bench [--quick] [--out-dir runs/bench] [--only training ...]
+
+Sections come from the row providers in `rows.ROW_PROVIDERS` (tokenizer, training, generation;
+later weeks' additions register more). Each number is a median over timed repeats after untimed
+warm-up (`shared.bench.median_seconds`), and each ratio compares with a baseline row measured in
+the same run. On a shared or busy machine the medians move; rerun on a quiet one before quoting.
+`--quick` (make bench QUICK=1) runs fewer cases and repeats and writes the same JSON layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared.bench import machine_description
+from shared.device import pick_device
+from shared.errors import CourseError, run_cli
+from shared.paths import RUNS_DIR
+from week6_optimizations.bench.generation import generation_rows_for
+from week6_optimizations.bench.report import format_table, write_report
+from week6_optimizations.bench.rows import ROW_PROVIDERS, check_row, make_row, register_rows
+from week6_optimizations.bench.training import training_cases, training_rows_for
+
+BLOCK_SIZES = [64, 256]
+
+# Modules that register more providers when they exist (the MLX port adds its rows here).
+OPTIONAL_PROVIDERS = ["week6_optimizations.mlx_port.bench"]
+
+
+def load_optional_providers() -> list[str]:
+    """Import each module of OPTIONAL_PROVIDERS that exists; return the ones loaded."""
+    loaded = []
+    for module in OPTIONAL_PROVIDERS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name is None or not module.startswith(error.name):
+                raise  # the module exists but something it imports is missing: say so
+            continue
+        loaded.append(module)
+    return loaded
+
+
+@register_rows("tokenizer")
+def tokenizer_rows(quick: bool) -> list[dict[str, Any]]:
+    """Week 2's tokenizer rows, if week 2 provides `week2_tokenizer.bench.tokenizer_rows`."""
+    try:
+        from week2_tokenizer.bench import tokenizer_rows as week2_rows
+    except ImportError as error:
+        note = f"n/a: week2_tokenizer.bench.tokenizer_rows cannot be loaded ({error})"
+        return [make_row("tokenizer", "-", "-", None, "", note=note)]
+    return week2_rows(quick)
+
+
+@register_rows("training")
+def training_rows(quick: bool) -> list[dict[str, Any]]:
+    """Quick: naive vs sdpa in float32. Full: every variant, bfloat16 and torch.compile too."""
+    device = pick_device("auto")
+    cases = training_cases(BLOCK_SIZES, full=not quick)
+    return training_rows_for(cases, device, repeats=2 if quick else 5, warmup=1 if quick else 2)
+
+
+@register_rows("generation")
+def generation_rows(quick: bool) -> list[dict[str, Any]]:
+    """Full context vs KV cache; the full bench adds the cache with sdpa and rope."""
+    device = pick_device("auto")
+    variants = (("naive", "learned"),) if quick else (("naive", "learned"), ("sdpa", "rope"))
+    repeats = 1 if quick else 3
+    return generation_rows_for(BLOCK_SIZES, device, repeats, warmup=1, variants=variants)
+
+
+def run_bench(
+    quick: bool,
+    out_dir: str | Path,
+    sections: Sequence[str] | None = None,
+    device: str | None = None,
+) -> tuple[list[dict[str, Any]], Path]:
+    """Run the chosen providers (all by default) in order; write the report; return rows, path."""
+    load_optional_providers()
+    names = list(ROW_PROVIDERS) if not sections else list(sections)
+    unknown = [name for name in names if name not in ROW_PROVIDERS]
+    if unknown:
+        raise CourseError(f"--only {', '.join(unknown)}: allowed are {', '.join(ROW_PROVIDERS)}")
+    machine = machine_description()
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        rows += [check_row(row) for row in ROW_PROVIDERS[name](quick)]
+    device = device or str(pick_device("auto"))
+    path = write_report(rows, machine, out_dir, device=device, quick=quick)
+    return rows, path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m week6_optimizations.bench", description=__doc__
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (< 1 min)")
+    parser.add_argument("--out-dir", default=str(RUNS_DIR / "bench"), help="where the JSON goes")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these providers")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: torch's choice; with --quick: 1, see below)",
+    )
+    args = parser.parse_args(argv)
+    # The quick run is a smoke test: one thread keeps it fast and steady on a busy machine, where
+    # threads that wait for each other slow small models down by an order of magnitude.
+    threads = 1 if args.threads is None and args.quick else args.threads
+    if threads is not None:
+        if threads < 1:
+            raise CourseError(f"--threads: must be a positive integer, got {threads}")
+        torch.set_num_threads(threads)
+    machine = machine_description()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
+    rows, path = run_bench(args.quick, args.out_dir, args.only)
+    print(format_table(rows))
+    print(f"wrote {path}")
+    return 0
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    return run_cli(main, argv)

@@ -1,0 +1,79 @@
+"""The KV cache: generation as a recurrence instead of a recomputation.
+
+Without a cache, generating token n+1 runs the model on all n tokens again, although the keys and
+values of tokens 0..n-1 are exactly what they were one step earlier (causal attention: a token's
+k and v depend only on the tokens before it). So keep them. Per layer:
+
+    K_n = [K_{n-1}; k_n]      V_n = [V_{n-1}; v_n]      y_n = softmax(q_n K_n^T / sqrt(d)) V_n
+
+Each step then feeds ONE token: the work per token drops from O(n) tokens through every matmul
+to O(1) tokens (plus one attention row over n keys), and the memory is 2 x n_layer x n x C
+numbers per sequence.
+
+`LayerKVCache` implements week 3's per-layer protocol (`update(k, v)` appends and returns all keys
+and values so far). It preallocates (B, n_head, block_size, d) buffers on the first update and
+writes into them, instead of concatenating, which would copy the whole cache every step. It is
+for inference (under `torch.no_grad()`): the returned tensors are views of buffers that later
+updates write into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from shared.errors import CourseError
+
+
+class LayerKVCache:
+    """One layer's keys and values for positions 0..length-1, in preallocated buffers."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.length = 0
+        self.keys: Tensor | None = None
+        self.values: Tensor | None = None
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append (B, h, T, d) keys and values; return all so far, (B, h, length + T, d)."""
+        end = self.length + k.size(2)
+        if end > self.capacity:
+            raise CourseError(
+                f"KV cache holds at most {self.capacity} positions (block_size); "
+                f"{self.length} are cached and {k.size(2)} more were given"
+            )
+        if self.keys is None or self.keys.shape[:2] != k.shape[:2] or self.keys.dtype != k.dtype:
+            B, h, _, d = k.shape
+            self.keys = k.new_empty(B, h, self.capacity, d)
+            self.values = v.new_empty(B, h, self.capacity, v.size(-1))
+        self.keys[:, :, self.length : end] = k
+        self.values[:, :, self.length : end] = v
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def reset(self) -> None:
+        """Forget every position (the buffers are kept and overwritten)."""
+        self.length = 0
+
+
+class KVCache(Sequence[LayerKVCache]):
+    """A model's cache: one `LayerKVCache` per layer; pass it as `model(..., kv_cache=cache)`."""
+
+    def __init__(self, n_layer: int, block_size: int) -> None:
+        self.layers = [LayerKVCache(block_size) for _ in range(n_layer)]
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    @property
+    def length(self) -> int:
+        """How many positions are cached (the same in every layer): the next `start_pos`."""
+        return self.layers[0].length
+
+    def reset(self) -> None:
+        for layer in self.layers:
+            layer.reset()

@@ -1,0 +1,98 @@
+"""Rotary position embeddings (RoPE): position as a rotation of query and key features.
+
+Split a head's d features into d/2 pairs and treat pair i as a point in the plane. At position m
+rotate it by the angle m * theta_i, with one frequency per pair (fast ones first, slow ones last):
+
+    theta_i = base^(-2i / d),  i = 0 .. d/2 - 1,   base = 10000
+
+    [x'_a]   [cos(m theta_i)  -sin(m theta_i)] [x_a]
+    [x'_b] = [sin(m theta_i)   cos(m theta_i)] [x_b]
+
+Why relative positions fall out: a rotation R(a) is orthogonal and R(a)^T R(b) = R(b - a), so for
+a query at position m and a key at position n
+
+    (R(m theta) q) . (R(n theta) k) = q . R((n - m) theta) k
+
+The score depends on the offset n - m only, never on m or n alone. Nothing is added to the
+residual stream (`embed` returns None) and no table is learned; any position works, so a KV cache
+that feeds token m alone, with its absolute position, gets exactly the keys of a full forward.
+
+Which features form a pair is a convention, and the two in use are NOT interchangeable:
+
+- interleaved: pairs (x0, x1), (x2, x3), ...      RoFormer paper, Meta's original LLaMA code
+- half-split:  pairs (x_i, x_{i + d/2})            GPT-NeoX, Hugging Face LLaMA
+
+Both compute the same function up to a fixed permutation of the d features of q and k. So weights
+trained under one convention work under the other only after permuting the rows of the query and
+key projections (Hugging Face's LLaMA conversion script does exactly that); load them unpermuted
+and the model runs without any error but pairs the wrong features and produces garbage. This
+course's `rope` uses the interleaved layout, the one the derivation above reads naturally;
+`rotate_half_split` and `interleaved_to_half_split` are here to show and test the equivalence.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from shared.errors import CourseError
+from week3_model import POSITION, GPTConfig
+
+ROPE_BASE = 10000.0
+
+
+def rope_frequencies(head_size: int, base: float = ROPE_BASE) -> Tensor:
+    """The d/2 angular frequencies theta_i = base^(-2i/d), from 1 down towards 1/base."""
+    if head_size % 2:
+        raise CourseError(f"rope needs an even head size (n_embd // n_head), got {head_size}")
+    exponents = torch.arange(0, head_size, 2, dtype=torch.float32) / head_size
+    return base**-exponents
+
+
+def rotation_angles(positions: Tensor, frequencies: Tensor) -> tuple[Tensor, Tensor]:
+    """(T,) positions, (d/2,) frequencies -> cos and sin of m * theta_i, each (T, d/2) float32."""
+    angles = positions.to(torch.float32)[:, None] * frequencies.to(positions.device)[None, :]
+    return torch.cos(angles), torch.sin(angles)
+
+
+def rotate_interleaved(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate pairs (x0, x1), (x2, x3), ... of (..., T, d) x by (T, d/2) angles; same dtype out."""
+    a, b = x[..., 0::2].float(), x[..., 1::2].float()
+    rotated = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1)
+    return rotated.flatten(-2).to(x.dtype)
+
+
+def rotate_half_split(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate pairs (x_i, x_{i+d/2}) of (..., T, d) x by (T, d/2) angles (GPT-NeoX layout)."""
+    half = x.size(-1) // 2
+    a, b = x[..., :half].float(), x[..., half:].float()
+    return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1).to(x.dtype)
+
+
+def interleaved_to_half_split(head_size: int) -> Tensor:
+    """The feature order [0, 2, 4, ..., 1, 3, 5, ...] that turns one layout into the other:
+
+    rotate_half_split(x[..., p], cos, sin) == rotate_interleaved(x, cos, sin)[..., p]
+
+    Applied to the rows of each head of the query and key projections, it converts weights.
+    """
+    return torch.cat((torch.arange(0, head_size, 2), torch.arange(1, head_size, 2)))
+
+
+@POSITION.register("rope")
+class RotaryPosition(nn.Module):
+    """`model.position: rope`: rotate each head's queries and keys; no learned parameters."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        frequencies = rope_frequencies(config.n_embd // config.n_head)
+        self.register_buffer("frequencies", frequencies, persistent=False)
+
+    def embed(self, positions: Tensor) -> None:
+        """RoPE adds nothing to the token embeddings."""
+        return None
+
+    def rotate(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, h, T, d) queries and keys at absolute `positions` (T,) -> rotated, same shapes."""
+        cos, sin = rotation_angles(positions, self.frequencies)
+        return rotate_interleaved(q, cos, sin), rotate_interleaved(k, cos, sin)

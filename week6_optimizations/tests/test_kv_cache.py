@@ -1,0 +1,118 @@
+import pytest
+import torch
+
+from shared.errors import CourseError
+from week5_generation.generate import DECODERS, FullContextLogits, generate
+from week5_generation.sampling import make_generator
+from week6_optimizations.cached_generation import CachedLogits, ContextWindow, WindowedLogits
+from week6_optimizations.kv_cache import KVCache, LayerKVCache
+
+SAMPLING = {"greedy": {"temperature": 0.0}, "sampled": {"temperature": 1.0, "top_k": 20}}
+
+
+def run(model, decoder, prompt, n, sampling, seed=7):
+    tokens = generate(
+        model, prompt, n, generator=make_generator(seed), next_token_logits=decoder, **sampling
+    )
+    return list(tokens)
+
+
+@pytest.mark.parametrize("position", ["learned", "rope"])
+@pytest.mark.parametrize("attention", ["naive", "sdpa"])
+def test_cached_forward_equals_full_forward_position_by_position(make_gpt, position, attention):
+    model = make_gpt(position=position, attention=attention)
+    x = torch.randint(0, 40, (2, 12))
+    cache = KVCache(model.config.n_layer, model.config.block_size)
+    with torch.no_grad():
+        full = model(x)[0]
+        prefill = model(x[:, :4], kv_cache=cache)[0]
+        steps = [model(x[:, t : t + 1], start_pos=t, kv_cache=cache)[0] for t in range(4, 12)]
+    torch.testing.assert_close(torch.cat([prefill, *steps], dim=1), full, atol=1e-5, rtol=1e-5)
+    assert cache.length == 12 and len(cache) == model.config.n_layer
+
+
+@pytest.mark.parametrize("position", ["learned", "rope"])
+@pytest.mark.parametrize("mode", ["greedy", "sampled"])
+def test_cached_generation_equals_week5_generation_past_block_size(make_gpt, position, mode):
+    """block_size 16, 3-token prompt, 30 new tokens: the window slides for the last 17 steps."""
+    model = make_gpt(position=position)
+    prompt = [3, 1, 4]
+    expected = run(model, FullContextLogits(model), prompt, 30, SAMPLING[mode])
+    cached = run(model, DECODERS.get("kv_cache")(model), prompt, 30, SAMPLING[mode])
+    assert cached == expected
+    assert len(set(expected)) > 3  # a varied text, not one repeated token
+
+
+@pytest.mark.parametrize("position", ["learned", "rope"])
+@pytest.mark.parametrize("mode", ["greedy", "sampled"])
+def test_cached_generation_with_jumps_equals_the_uncached_same_rule(make_gpt, position, mode):
+    model = make_gpt(position=position, attention="sdpa")
+    prompt = [5, 9]
+    keep = model.config.block_size // 2
+    expected = run(model, WindowedLogits(model, keep), prompt, 40, SAMPLING[mode])
+    cached = run(model, CachedLogits(model, keep), prompt, 40, SAMPLING[mode])
+    assert cached == expected
+    # The rule matters: the sliding window sees other contexts and (here) chooses other tokens.
+    assert run(model, FullContextLogits(model), prompt, 40, SAMPLING[mode]) != expected
+
+
+def test_windowed_reference_with_full_keep_is_week5_cropping(make_gpt):
+    model = make_gpt()
+    prompt = list(range(20))  # longer than block_size from the start
+    expected = run(model, FullContextLogits(model), prompt, 10, SAMPLING["sampled"])
+    assert run(model, WindowedLogits(model), prompt, 10, SAMPLING["sampled"]) == expected
+    assert run(model, CachedLogits(model), prompt, 10, SAMPLING["sampled"]) == expected
+
+
+def test_context_window_rule():
+    window = ContextWindow(block_size=8, keep=4)
+    assert [window.advance(n) for n in (3, 8)] == [False, False] and window.start == 0
+    assert window.advance(9) and window.start == 5  # 9 tokens > 8: keep the last 4
+    assert not window.advance(13) and window.start == 5  # 8 tokens: still fits
+    assert window.advance(14) and window.start == 10
+    assert window.advance(2) and window.start == 0  # a new, shorter sequence
+    sliding = ContextWindow(block_size=8)
+    assert sliding.advance(9) and sliding.start == 1
+    assert sliding.advance(10) and sliding.start == 2
+
+
+@pytest.mark.parametrize("keep", [0, 9])
+def test_keep_out_of_range_is_a_clear_error(keep):
+    with pytest.raises(CourseError, match="keep"):
+        ContextWindow(block_size=8, keep=keep)
+
+
+def test_cached_logits_restart_for_a_new_sequence(make_gpt):
+    model = make_gpt()
+    step = CachedLogits(model)
+    a = torch.tensor([[1, 2, 3, 4]])
+    step(a)
+    b = torch.tensor([[7, 8]])
+    torch.testing.assert_close(step(b), model(b)[0][0, -1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(step(b), model(b)[0][0, -1], atol=1e-5, rtol=1e-5)  # same ids again
+
+
+def test_layer_cache_appends_and_refuses_overflow():
+    layer = LayerKVCache(capacity=4)
+    k = torch.randn(1, 2, 3, 5)
+    keys, values = layer.update(k, k + 1)
+    torch.testing.assert_close(keys, k)
+    keys, values = layer.update(k[:, :, :1], k[:, :, :1] + 1)
+    assert keys.shape == (1, 2, 4, 5) and layer.length == 4
+    torch.testing.assert_close(values[:, :, 3:], k[:, :, :1] + 1)
+    with pytest.raises(CourseError, match="at most 4 positions"):
+        layer.update(k[:, :, :1], k[:, :, :1])
+    layer.reset()
+    assert layer.length == 0
+    assert layer.update(k.double(), k.double())[0].dtype == torch.float64  # reallocates
+
+
+def test_rope_and_sdpa_work_from_a_config(tmp_path):
+    from shared.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "model:\n  vocab_size: 10\n  block_size: 8\n  position: rope\n  attention: sdpa\n"
+    )
+    config = load_config(path, [])
+    assert (config.model.position, config.model.attention) == ("rope", "sdpa")
