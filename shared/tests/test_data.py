@@ -15,7 +15,7 @@ from shared.data import DataError, corpus_path, fetch, read_text, sha256_of, spl
 # The course files: the mirror CI points at, else ../shared/data beside the repository.
 SHARED_DATA = Path(
     os.environ.get("COURSE_DATA_MIRROR") or Path(__file__).resolve().parents[3] / "shared" / "data"
-)
+).resolve()
 real_files = pytest.mark.skipif(
     not (SHARED_DATA / "tinyshakespeare.txt").is_file(),
     reason="needs ../shared/data beside the repo",

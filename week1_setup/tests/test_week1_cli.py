@@ -21,7 +21,7 @@ from week1_setup.explore import corpus_stats
 # The course files: the mirror CI points at, else ../shared/data beside the repository.
 SHARED_DATA = Path(
     os.environ.get("COURSE_DATA_MIRROR") or Path(__file__).resolve().parents[3] / "shared" / "data"
-)
+).resolve()
 
 
 @pytest.fixture
