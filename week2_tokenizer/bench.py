@@ -73,15 +73,29 @@ def hf_trainer_seconds(text: str, vocab_size: int, repeats: int) -> float:
 
 
 def peak_training_mb(vocab_size: int, n_chars: int) -> tuple[float, float]:
-    """(before, peak) resident memory in MB of a fresh process that trains on tiny shakespeare."""
+    """(before, peak) resident memory in MB of a fresh process that trains on tiny shakespeare.
+
+    The trap: on Linux `ru_maxrss` survives `exec`, so a child of a big process (the bench has
+    PyTorch loaded) starts with its parent's high-water mark. The child reads its own `VmHWM`
+    from /proc instead, which starts afresh with the new program; elsewhere `ru_maxrss` is used
+    (kilobytes on Linux, bytes on macOS).
+    """
     code = (
         "import resource, sys\n"
+        "from pathlib import Path\n"
+        "def peak_mb():\n"
+        "    status = Path('/proc/self/status')\n"
+        "    if status.exists():\n"
+        "        line = next(l for l in status.read_text().splitlines() if l.startswith('VmHWM'))\n"
+        "        return int(line.split()[1]) / 1024\n"
+        "    scale = 1024 * 1024 if sys.platform == 'darwin' else 1024\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale\n"
         "from shared.data import fetch, read_text\n"
         "from week2_tokenizer import train_bpe\n"
         f"text = read_text(fetch('tinyshakespeare.txt'))[:{n_chars}]\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "base = peak_mb()\n"
         f"train_bpe(text, {vocab_size}, progress=False)\n"
-        "print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(base, peak_mb())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, peak = out.stdout.split()[-2:]

@@ -26,22 +26,21 @@ LONG_PIECE = 48  # tokens; from here on the heap is faster than rescanning
 
 
 def merge_simple(ids: list[int], table: MergeTable) -> list[int]:
-    """Apply merges to `ids` by repeatedly merging the lowest-rank pair (quadratic, clear)."""
+    """Apply merges to `ids` by repeatedly merging the lowest-rank pair (quadratic, clear).
+
+    Each round looks every adjacent pair up (`map` and `min` run the loop in C, which is what
+    makes a cold cache affordable) and merges the leftmost occurrence of the best pair; the
+    next round finds its other occurrences, so this equals GPT-2's left-to-right sweep.
+    """
+    ids = list(ids)
+    get = table.get
     while len(ids) > 1:
-        best = min(pairwise(ids), key=lambda pair: table.get(pair, NO_MERGE))
-        if best not in table:
+        entries = list(map(get, pairwise(ids)))  # (rank, merged id) or None for each pair
+        best = min(filter(None, entries), default=None)
+        if best is None:
             break
-        a, b = best
-        new = table[best][1]
-        merged, i, n = [], 0, len(ids)
-        while i < n:
-            if i + 1 < n and ids[i] == a and ids[i + 1] == b:
-                merged.append(new)
-                i += 2
-            else:
-                merged.append(ids[i])
-                i += 1
-        ids = merged
+        i = entries.index(best)
+        ids[i : i + 2] = [best[1]]
     return ids
 
 
