@@ -78,9 +78,18 @@ params: setup ## Week 3: parameter count by component for a config (CFG=configs/
 
 # ------------------------------------------------------------------ week 4
 
-train: data ## Week 4: train a model (CFG=configs/tiny.yaml [ARGS="train.max_iters=200"] [RESUME=runs/x] [OVERWRITE=1])
-	$(PY) -m week4_training train --config $(CFG) $(if $(RESUME),--resume $(RESUME)) \
-	  $(if $(OVERWRITE),--overwrite) $(ARGS)
+NPROC ?=
+train_args = --config $(CFG) $(if $(RESUME),--resume $(RESUME)) $(if $(OVERWRITE),--overwrite) $(ARGS)
+
+# With NPROC=N, week 6's DDP command is checked once, then torchrun starts N processes.
+train: data ## Week 4: train a model (CFG=configs/tiny.yaml [ARGS="train.max_iters=200"] [RESUME=runs/x] [OVERWRITE=1] [NPROC=2])
+ifdef NPROC
+	$(PY) -m week6_optimizations.distributed check $(train_args)
+	OMP_NUM_THREADS=1 $(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) \
+	  -m week6_optimizations.distributed train $(train_args)
+else
+	$(PY) -m week4_training train $(train_args)
+endif
 
 eval: data ## Week 4: validation loss, perplexity, bits per byte of a checkpoint ([CKPT=runs/x])
 	$(PY) -m week4_training eval $(if $(CKPT),--checkpoint $(CKPT))

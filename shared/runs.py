@@ -22,21 +22,28 @@ from shared.atomic import atomic_write_text
 from shared.errors import CourseError
 
 
-def prepare_run_dir(path: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create `path` for a new run; with `resume` it must exist, with `overwrite` it is emptied."""
+def check_run_dir(path: str | Path, *, resume: bool = False, overwrite: bool = False) -> None:
+    """The rule, without touching anything: a run to resume must have saved state, and a new
+    run may not land in a folder that holds something unless `overwrite` says so."""
     path = Path(path)
     if resume:
         if not (path / "last.pt").is_file() and not (path / "last.safetensors").is_file():
             raise CourseError(f"cannot resume {path}: it holds no last.pt (was the run started?)")
-        return path
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise CourseError(
-                f"run folder {path} already exists; resume it with RESUME={path}, "
-                "choose another run.name, or pass OVERWRITE=1 to replace it"
-            )
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    elif path.exists() and any(path.iterdir()) and not overwrite:
+        raise CourseError(
+            f"run folder {path} already exists; resume it with RESUME={path}, "
+            "choose another run.name, or pass OVERWRITE=1 to replace it"
+        )
+
+
+def prepare_run_dir(path: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Create `path` for a new run; with `resume` it must exist, with `overwrite` it is emptied."""
+    path = Path(path)
+    check_run_dir(path, resume=resume, overwrite=overwrite)
+    if not resume:
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

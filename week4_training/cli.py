@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shared.config import config_from_dict, load_config
+from shared.config import Config, config_from_dict, load_config
 from shared.errors import CourseError
 from shared.paths import RUNS_DIR
 from shared.registry import Registry
+
+if TYPE_CHECKING:  # the strategy module loads PyTorch: imported where training starts
+    from week4_training.parallel import SingleProcess
 
 # Training in another framework comes with a later week: `run.backend: mlx` loads week 6's MLX
 # port, which registers its command here. An entry takes the parsed `train` arguments.
@@ -26,28 +30,46 @@ def _load_sections() -> None:
     import week4_training.config  # noqa: F401
 
 
-def _train(args: argparse.Namespace) -> int:
+def _quiet(*args, **kwargs) -> None:
+    """What a rank other than 0 prints: nothing."""
+
+
+def train_config(args: argparse.Namespace) -> Config:
+    """The config of a `train` command: the YAML file with overrides, or a resumed run's own."""
     from week4_training.checkpoint import LAST, read_checkpoint
+
+    _load_sections()
+    if not args.resume:
+        return load_config(args.config, args.overrides)
+    run_dir = Path(args.resume)
+    if not (run_dir / LAST).is_file():
+        raise CourseError(f"cannot resume {run_dir}: it holds no {LAST} (was the run started?)")
+    saved = read_checkpoint(run_dir / LAST)["config"]
+    return config_from_dict(saved, args.overrides, source=f"{run_dir / LAST} config")
+
+
+def train_command(args: argparse.Namespace, parallel: SingleProcess | None = None) -> int:
+    """`train`: week 6 calls this with its DistributedDataParallel `parallel` strategy, under
+    which every process runs it and rank 0 alone prints and writes the run folder."""
+    from week4_training.parallel import SingleProcess
     from week4_training.plot import plot_run
     from week4_training.trainer import Trainer, resume_command
 
-    _load_sections()
+    parallel = parallel if parallel is not None else SingleProcess()
+    say = print if parallel.is_main else _quiet
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / LAST).is_file() and (run_dir / "last.safetensors").is_file():
+        if not (run_dir / "last.pt").is_file() and (run_dir / "last.safetensors").is_file():
             return TRAINING_BACKENDS.get("mlx")(args)  # an MLX run resumes in MLX
-        if not (run_dir / LAST).is_file():
-            raise CourseError(f"cannot resume {run_dir}: it holds no {LAST} (was the run started?)")
-        saved = read_checkpoint(run_dir / LAST)["config"]
-        cfg = config_from_dict(saved, args.overrides, source=f"{run_dir / LAST} config")
-        print(f"config: {run_dir}'s own (the checkpoint's), overrides: {args.overrides or 'none'}")
-    else:
-        cfg = load_config(args.config, args.overrides)
-        if cfg.run.backend != "torch":
-            return TRAINING_BACKENDS.get(cfg.run.backend)(args)
-    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
+    cfg = train_config(args)
+    if args.resume:
+        overrides = args.overrides or "none"
+        say(f"config: {args.resume}'s own (the checkpoint's), overrides: {overrides}")
+    elif cfg.run.backend != "torch":
+        return TRAINING_BACKENDS.get(cfg.run.backend)(args)
+    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite, log=say, parallel=parallel)
     model = trainer.model
-    print(
+    say(
         f"run {trainer.run_dir}: {model.num_parameters() / 1e6:.2f}M parameters, "
         f"device {trainer.device}, dtype {cfg.train.dtype}, tokenizer vocab "
         f"{trainer.tokenizer.vocab_size}, {len(trainer.data.train.tokens):,} training tokens "
@@ -56,10 +78,12 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = trainer.run()
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved last.pt
-        print(f"\ninterrupted; resume the last saved state: {resume_command(trainer.run_dir)}")
+        say(f"\ninterrupted; resume the last saved state: {resume_command(trainer.run_dir)}")
         return 130
     if result.interrupted:
         return 130
+    if not parallel.is_main:
+        return 0
     samples = trainer.write_samples()
     png = plot_run(trainer.run_dir)
     last = result.last_eval
@@ -129,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", default=None, help="a run folder to continue from its last.pt")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
-    train.set_defaults(run=_train)
+    train.set_defaults(run=train_command)
     evaluation = commands.add_parser("eval", help="validation figures of a checkpoint")
     evaluation.add_argument("--checkpoint", default=None, help="a run folder or a .pt file")
     evaluation.add_argument("--runs-dir", default=str(RUNS_DIR))

@@ -17,7 +17,8 @@
       dtype: float32          # float32 | bfloat16 | float16 (autocast; float16 adds a GradScaler)
       compile: false          # torch.compile the model
 
-Tokens per optimizer step = batch_size x grad_accum_steps x model.block_size.
+Tokens per optimizer step = batch_size x grad_accum_steps x model.block_size, per process: a
+multi-process run (week 6) takes world_size times as many, batch_size being per process.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class TrainConfig:
     """Optimisation and bookkeeping of a training run.
 
     batch_size: sequences of `model.block_size` tokens in one micro-batch (and one evaluation
-        batch).
+        batch) of one process; with several processes the global batch is
+        batch_size x grad_accum_steps x world_size sequences.
     grad_accum_steps: micro-batches whose gradients are summed before one optimizer step; each
         micro-loss is divided by this number, so the step sees the mean over all of them.
     max_iters: the number of optimizer steps of the whole run.

@@ -139,15 +139,31 @@ def _read_meta(path: Path) -> dict | None:
         return None
 
 
+def stream_seed(seed: int, rank: int = 0) -> int:
+    """The generator seed of process `rank`: the run seed for rank 0, a hash of both for others.
+
+    Rank 0 keeps the stream of a single-process run. seed + rank would hand run seed 1's rank 1
+    the batches of run seed 2's rank 0; hashing (seed, rank) gives every rank an unrelated
+    stream. The result fits 32 bits because PyTorch's CPU generator keeps only the low 32 bits
+    of its seed (seeds that differ above bit 31 draw the same numbers).
+    """
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
 class BatchSampler:
     """Random training windows from one token stream, drawn from its own seeded generator.
 
     A batch is B windows of T + 1 consecutive tokens at uniformly random offsets: x is the first
     T, y the last T (each x token's next token). The generator's state is part of a checkpoint,
-    so a resumed run draws exactly the batches the uninterrupted run would have drawn.
+    so a resumed run draws exactly the batches the uninterrupted run would have drawn. In a run
+    of several processes each `rank` draws its own stream (see `stream_seed`).
     """
 
-    def __init__(self, tokens: np.ndarray, block_size: int, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, tokens: np.ndarray, block_size: int, batch_size: int, seed: int, rank: int = 0
+    ) -> None:
         if len(tokens) < block_size + 1:
             raise CourseError(
                 f"the training split has {len(tokens)} tokens, fewer than model.block_size + 1 = "
@@ -156,7 +172,7 @@ class BatchSampler:
         self.tokens = tokens
         self.block_size = block_size
         self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(stream_seed(seed, rank))
 
     def next_batch(self, device: torch.device) -> tuple[Tensor, Tensor]:
         """(x, y), both (batch_size, block_size) int64; y[:, t] is the token after x[:, t]."""

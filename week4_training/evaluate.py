@@ -14,10 +14,17 @@ window is shorter; it is padded and its padding targets are -1 (ignored).
 
     loss = total nats / n targets;  perplexity = exp(loss);
     bits per byte = total nats / ln 2 / n_bytes   (n_bytes: UTF-8 bytes of the target text)
+
+Several processes share the walk: the batches are dealt out in turn (process r takes batches r,
+r + world_size, ...), each batch's summed nats land in its own slot of a vector that an
+all-reduce fills in everywhere, and `math.fsum` adds the slots. Every batch is computed exactly
+as one process computes it and fsum's correctly rounded sum does not depend on the order, so
+the figure is the single-process figure bit for bit, on every process.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +35,7 @@ from torch import Tensor, nn
 from shared.device import autocast
 from shared.metrics import bits_per_byte, perplexity
 from week4_training.data import TokenSplit
+from week4_training.parallel import SingleProcess
 
 
 @dataclass
@@ -69,30 +77,35 @@ def evaluate(
     batch_size: int,
     device: torch.device | str = "cpu",
     dtype: str = "float32",
+    parallel: SingleProcess | None = None,
 ) -> EvalResult:
     """Loss, perplexity and bits per byte of `model` on a whole split, deterministic and exact.
 
     `val_tokens` is a `TokenSplit` (see `week4_training.data.encode_split`); the model is put in
-    eval mode for the walk and returned to the mode it was in.
+    eval mode for the walk and returned to the mode it was in. With a `parallel` strategy of
+    several processes, each evaluates its share of the batches and all get the whole figure.
     """
+    parallel = parallel if parallel is not None else SingleProcess()
     device = torch.device(device)
     inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
+    starts = range(0, len(inputs), batch_size)
+    batch_nats = torch.zeros(len(starts), dtype=torch.float64)
     was_training = model.training
     model.eval()
-    total_nats = 0.0
     try:
-        for start in range(0, len(inputs), batch_size):
-            x = inputs[start : start + batch_size].to(device)
-            y = targets[start : start + batch_size].to(device)
+        for b in range(parallel.rank, len(starts), parallel.world_size):
+            x = inputs[starts[b] : starts[b] + batch_size].to(device)
+            y = targets[starts[b] : starts[b] + batch_size].to(device)
             with autocast(device, dtype):
                 logits, _ = model(x)
             nats = F.cross_entropy(
                 logits.float().flatten(0, 1), y.flatten(), ignore_index=-1, reduction="sum"
             )
-            total_nats += float(nats)
+            batch_nats[b] = float(nats)
     finally:
         model.train(was_training)
-    n_tokens = int((targets >= 0).sum())
+    total_nats = math.fsum(parallel.all_reduce_sum(batch_nats).tolist())
+    n_tokens = int((targets >= 0).sum())  # every process holds all the windows: no exchange
     mean = total_nats / n_tokens
     return EvalResult(
         loss=mean,

@@ -17,7 +17,7 @@ range and needs no scaler; a disabled GradScaler is a no-op.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -40,15 +40,21 @@ def accumulate_gradients(
     micro_batches: Sequence[tuple[Tensor, Tensor]],
     scaler: torch.amp.GradScaler,
     precision: AbstractContextManager | None = None,
+    no_sync: Callable[[], AbstractContextManager] | None = None,
 ) -> float:
-    """Forward and backward over each (x, y) micro-batch with loss / k; returns the mean loss."""
+    """Forward and backward over each (x, y) micro-batch with loss / k; returns the mean loss.
+
+    `no_sync()`, if given, wraps the forward and backward of every micro-batch but the last.
+    """
     k = len(micro_batches)
     total = 0.0
-    for x, y in micro_batches:
-        with precision if precision is not None else nullcontext():
-            _, loss = model(x, y)
-        loss = loss / k
-        scaler.scale(loss).backward()
+    for i, (x, y) in enumerate(micro_batches):
+        quiet = no_sync is not None and i < k - 1
+        with no_sync() if quiet else nullcontext():
+            with precision if precision is not None else nullcontext():
+                _, loss = model(x, y)
+            loss = loss / k
+            scaler.scale(loss).backward()
         total += loss.item()
     return total
 
@@ -70,10 +76,11 @@ def optimizer_step(
     *,
     grad_clip: float,
     precision: AbstractContextManager | None = None,
+    no_sync: Callable[[], AbstractContextManager] | None = None,
 ) -> StepResult:
     """Zero, accumulate, unscale, clip, step and update the scale: one full training step."""
     optimizer.zero_grad(set_to_none=True)
-    loss = accumulate_gradients(model, micro_batches, scaler, precision)
+    loss = accumulate_gradients(model, micro_batches, scaler, precision, no_sync)
     scaler.unscale_(optimizer)  # true gradients from here on (no-op when the scaler is off)
     grad_norm = clip_gradients(model.parameters(), grad_clip)
     scale_before = scaler.get_scale() if scaler.is_enabled() else 1.0

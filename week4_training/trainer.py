@@ -10,6 +10,12 @@
 moments, the GradScaler, the batch generator and every RNG, and drops metrics rows after the
 checkpoint's step, so the rows that follow are the ones an uninterrupted run writes (bit for bit
 on CPU in float32; tokens/s and seconds are measured, so they differ).
+
+Everything that depends on how many processes train together goes through a parallel strategy
+(`week4_training.parallel`): the default is one process; week 6 passes its DistributedDataParallel
+one. Then every rank runs this same loop in lockstep on its own batches, and rank 0 alone writes
+the run folder; a checkpoint gathers every rank's batch generator and random states, so each
+rank resumes its own stream.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,7 +34,7 @@ from tqdm import tqdm
 
 from shared.atomic import atomic_write_text
 from shared.config import Config
-from shared.device import autocast, pick_device, seed_everything
+from shared.device import autocast, seed_everything
 from shared.errors import CourseError
 from shared.runs import MetricsLog, prepare_run_dir, write_config
 from week4_training.checkpoint import (
@@ -41,9 +48,10 @@ from week4_training.checkpoint import (
     set_rng_state,
     tokenizer_record,
 )
-from week4_training.data import BatchSampler, load_token_data
+from week4_training.data import BatchSampler, load_token_data, stream_seed
 from week4_training.evaluate import EvalResult, evaluate
 from week4_training.optim import make_optimizer, set_learning_rate
+from week4_training.parallel import SingleProcess
 from week4_training.sample import sample_ids
 from week4_training.schedule import schedule_from_config
 from week4_training.step import make_scaler, optimizer_step
@@ -106,6 +114,20 @@ def resume_command(run_dir: Path) -> str:
     return f"make train RESUME={run_dir}   (or: python -m week4_training train --resume {run_dir})"
 
 
+def check_world_size(document: dict, world_size: int, where: Path) -> None:
+    """A run resumes with as many processes as wrote it: each continues its own batch stream."""
+    saved = int(document.get("world_size", 1))
+    if saved != world_size:
+        raise CourseError(
+            f"{where} was written by a run of {saved} process(es), and this one has {world_size}; "
+            f"resume it with {saved} (NPROC={saved}): each process continues its own batch stream"
+        )
+
+
+def _silent(message: str) -> None:
+    """What a rank other than 0 prints: nothing."""
+
+
 class Trainer:
     """One run: builds the pieces from a config, then `run()` trains; see the module docstring."""
 
@@ -117,32 +139,42 @@ class Trainer:
         overwrite: bool = False,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        parallel: SingleProcess | None = None,
     ) -> None:
         from week2_tokenizer import load_or_train_tokenizer
         from week3_model import GPT
 
-        self.log = log
-        self.progress = progress
+        self.parallel = parallel = parallel if parallel is not None else SingleProcess()
+        self.log = log if parallel.is_main else _silent
+        self.progress = progress and parallel.is_main
         train = cfg.train
         self.run_dir = Path(resume) if resume is not None else Path(cfg.run.out_dir) / cfg.run.name
         resume_doc = None
         if resume is not None:
-            prepare_run_dir(self.run_dir, resume=True)
+            prepare_run_dir(self.run_dir, resume=True)  # only reads: every rank checks
             resume_doc = read_checkpoint(self.run_dir / LAST)
-        elif not overwrite:
-            prepare_run_dir(self.run_dir)  # refuses an existing run before any slow work
-        self.device = pick_device(cfg.run.device)
+            check_world_size(resume_doc, parallel.world_size, self.run_dir / LAST)
+        elif not overwrite:  # refuses an existing run before any slow work
+            parallel.on_main(lambda: prepare_run_dir(self.run_dir))
+        self.device = parallel.device(cfg.run.device)
         with autocast(self.device, train.dtype):  # an unsupported dtype fails here, not later
             pass
         seed_everything(cfg.run.seed)
-        self.tokenizer = load_or_train_tokenizer(cfg.tokenizer, cfg.data.corpus)
+        # rank 0 trains the tokenizer and encodes the corpus into the cache; the others read it
+        self.tokenizer = parallel.main_first(
+            lambda: load_or_train_tokenizer(cfg.tokenizer, cfg.data.corpus)
+        )
         if resume_doc is not None:
             check_tokenizer(resume_doc, self.tokenizer, self.run_dir / LAST)
         self.cfg = cfg = resolve_model_config(cfg, self.tokenizer)
-        self.data = load_token_data(cfg.data.corpus, self.tokenizer)
+        self.data = parallel.main_first(lambda: load_token_data(cfg.data.corpus, self.tokenizer))
         block = cfg.model.block_size
-        self.sampler = BatchSampler(self.data.train.tokens, block, train.batch_size, cfg.run.seed)
-        self.model = GPT(cfg.model).to(self.device)
+        self.sampler = BatchSampler(
+            self.data.train.tokens, block, train.batch_size, cfg.run.seed, rank=parallel.rank
+        )
+        self.model = GPT(cfg.model).to(self.device)  # the same initial weights on every rank
+        if parallel.rank > 0:  # its own dropout masks, as it has its own batches
+            seed_everything(stream_seed(cfg.run.seed, parallel.rank))
         self.optimizer = make_optimizer(
             self.model,
             lr=train.lr,
@@ -151,19 +183,22 @@ class Trainer:
             device=self.device,
         )
         self.scaler = make_scaler(self.device, train.dtype)
-        self.forward_model = torch.compile(self.model) if train.compile else self.model
+        # evaluation runs the plain (or compiled) model; training goes through the wrapper, which
+        # with several processes averages the gradients across them
+        self.eval_model = torch.compile(self.model) if train.compile else self.model
+        self.forward_model = parallel.wrap(self.eval_model)
         self.schedule = schedule_from_config(train)
         self.step = 0
         self.last_eval_step = -1
         self.best_val_loss = math.inf
         self.train_seconds = 0.0
         if overwrite and resume is None:
-            prepare_run_dir(self.run_dir, overwrite=True)
-        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+            parallel.on_main(lambda: prepare_run_dir(self.run_dir, overwrite=True))
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl") if parallel.is_main else None
         if resume_doc is not None:
             self._restore(resume_doc)
         else:
-            write_config(self.run_dir, cfg.to_yaml())
+            parallel.on_main(lambda: write_config(self.run_dir, cfg.to_yaml()))
 
     # ------------------------------------------------------------------ state
 
@@ -172,23 +207,33 @@ class Trainer:
         self.optimizer.load_state_dict(document["optimizer"])
         if document["scaler"]:
             self.scaler.load_state_dict(document["scaler"])
-        self.sampler.load_state_dict(document["sampler"])
-        set_rng_state(document["rng"])
+        own = document["ranks"][self.parallel.rank] if "ranks" in document else document
+        self.sampler.load_state_dict(own["sampler"])
+        set_rng_state(own["rng"])
         self.step = int(document["step"])
         self.last_eval_step = int(document["last_eval_step"])
         self.best_val_loss = float(document["best_val_loss"])
         self.train_seconds = float(document.get("train_seconds", 0.0))
-        self.metrics.truncate_after(self.step)
+        if self.metrics is not None:
+            self.metrics.truncate_after(self.step)
         self.log(f"resuming {self.run_dir} from step {self.step}")
 
     def state(self) -> dict:
-        """The checkpoint payload (see `week4_training.checkpoint`)."""
+        """The checkpoint payload (see `week4_training.checkpoint`).
+
+        With several processes every rank must call this (it gathers each rank's batch generator
+        and random states into `ranks`); rank 0's payload is the one written.
+        """
+        own = {"sampler": self.sampler.state_dict(), "rng": rng_state()}
+        ranks = self.parallel.gather(own)
+        extra = {"ranks": ranks} if self.parallel.world_size > 1 else {}
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "sampler": self.sampler.state_dict(),
-            "rng": rng_state(),
+            **own,
+            **extra,
+            "world_size": self.parallel.world_size,
             "step": self.step,
             "last_eval_step": self.last_eval_step,
             "best_val_loss": self.best_val_loss,
@@ -203,18 +248,19 @@ class Trainer:
         """Evaluate the whole validation split, log it, and write checkpoint.pt / last.pt."""
         train = self.cfg.train
         result = evaluate(
-            self.forward_model,
+            self.eval_model,
             self.data.val,
             self.cfg.model.block_size,
             train.batch_size,
             self.device,
             train.dtype,
+            self.parallel,
         )
         self.last_eval_step = self.step
         improved = result.loss < self.best_val_loss
         if improved:
             self.best_val_loss = result.loss
-        self.metrics.log(
+        self._log_metrics(
             {
                 "step": self.step,
                 "val_loss": result.loss,
@@ -223,10 +269,21 @@ class Trainer:
             }
         )
         payload = self.state()
-        if improved:
-            save_checkpoint(self.run_dir / BEST, payload)
-        save_checkpoint(self.run_dir / LAST, payload)
+        if self.parallel.is_main:
+            if improved:
+                save_checkpoint(self.run_dir / BEST, payload)
+            save_checkpoint(self.run_dir / LAST, payload)
         return result
+
+    def save_last(self) -> None:
+        """Write last.pt now (every rank calls this; rank 0 writes)."""
+        payload = self.state()
+        if self.parallel.is_main:
+            save_checkpoint(self.run_dir / LAST, payload)
+
+    def _log_metrics(self, row: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.log(row)
 
     def train_step(self) -> dict:
         """One optimizer step at the scheduled learning rate; returns its metrics row."""
@@ -239,27 +296,38 @@ class Trainer:
             self.optimizer,
             self.scaler,
             batches,
-            grad_clip=train.grad_clip,
+            grad_clip=train.grad_clip,  # the grads are averaged already: this is the global norm
             precision=autocast(self.device, train.dtype),
+            no_sync=partial(self.parallel.no_sync, self.forward_model),
         )
-        if not math.isfinite(result.loss):
+        loss = self._mean_over_ranks(result.loss)  # every rank sees, and judges, the same loss
+        if not math.isfinite(loss):
             raise TrainingDiverged(
-                f"the loss became {result.loss} at step {self.step + 1}; stopping. The last good "
+                f"the loss became {loss} at step {self.step + 1}; stopping. The last good "
                 f"state is {self.run_dir / LAST} (step {self.last_eval_step}); lower train.lr, "
                 "keep train.grad_clip on, or train in bfloat16 rather than float16"
             )
         self.step += 1
-        row = {"step": self.step, "loss": result.loss, "lr": lr, "grad_norm": result.grad_norm}
+        row = {"step": self.step, "loss": loss, "lr": lr, "grad_norm": result.grad_norm}
         if self.scaler.is_enabled():
             row.update(scale=self.scaler.get_scale(), skipped=result.skipped)
         return row
+
+    def _mean_over_ranks(self, value: float) -> float:
+        if self.parallel.world_size == 1:
+            return value
+        total = self.parallel.all_reduce_sum(torch.tensor([value], dtype=torch.float64))
+        return float(total[0]) / self.parallel.world_size
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, should_stop: Callable[[int], bool] | None = None) -> TrainResult:
         """Train to max_iters; Ctrl-C (or `should_stop(step)`) saves last.pt and returns early."""
         train = self.cfg.train
-        tokens_per_step = train.batch_size * train.grad_accum_steps * self.cfg.model.block_size
+        # train.batch_size is per process: the global batch is world_size times larger
+        sequences = self.parallel.world_size * train.batch_size * train.grad_accum_steps
+        tokens_per_step = sequences * self.cfg.model.block_size
+        say = tqdm.write if self.parallel.is_main else _silent
         stop = StopRequest()
         last_eval: EvalResult | None = None
         window_seconds, window_tokens = 0.0, 0
@@ -275,16 +343,17 @@ class Trainer:
                 due = self.step % train.eval_interval == 0 or self.step >= train.max_iters
                 if due and self.last_eval_step != self.step:
                     last_eval = self.evaluate_and_save()
-                    bar.write(
+                    say(
                         f"step {self.step}: val loss {last_eval.loss:.4f}, "
                         f"bits/byte {last_eval.bits_per_byte:.4f}"
                     )
                 if self.step >= train.max_iters:
                     break
-                if stop.requested or (should_stop is not None and should_stop(self.step)):
-                    save_checkpoint(self.run_dir / LAST, self.state())
-                    bar.write(f"stopped at step {self.step}; saved {self.run_dir / LAST}")
-                    bar.write(f"resume with: {resume_command(self.run_dir)}")
+                asked = stop.requested or (should_stop is not None and should_stop(self.step))
+                if self.parallel.any(asked):  # every rank stops at the same step
+                    self.save_last()
+                    say(f"stopped at step {self.step}; saved {self.run_dir / LAST}")
+                    say(f"resume with: {resume_command(self.run_dir)}")
                     return self._result(last_eval, interrupted=True)
                 start = time.perf_counter()
                 row = self.train_step()
@@ -296,7 +365,7 @@ class Trainer:
                 if self.step % train.log_interval == 0 or row.get("skipped"):
                     row["tokens_per_s"] = window_tokens / max(window_seconds, 1e-9)
                     row["train_seconds"] = self.train_seconds
-                    self.metrics.log(row)
+                    self._log_metrics(row)
                     bar.set_postfix(
                         loss=f"{row['loss']:.3f}",
                         lr=f"{row['lr']:.2e}",
