@@ -145,14 +145,20 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_arguments(command: argparse.ArgumentParser) -> None:
+    """The arguments of `train` (make train's CFG, RESUME, OVERWRITE and ARGS); week 6's
+    multi-process command takes the same ones."""
+    command.add_argument("--config", default="configs/tiny.yaml", help="the run config (YAML)")
+    command.add_argument("--resume", default=None, help="a run folder to continue from")
+    command.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    command.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m week4_training", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model from a YAML config")
-    train.add_argument("--config", default="configs/tiny.yaml", help="the run config (YAML)")
-    train.add_argument("--resume", default=None, help="a run folder to continue from its last.pt")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    train.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
+    add_train_arguments(train)
     train.set_defaults(run=train_command)
     evaluation = commands.add_parser("eval", help="validation figures of a checkpoint")
     evaluation.add_argument("--checkpoint", default=None, help="a run folder or a .pt file")

@@ -19,7 +19,7 @@ from shared.config import Config
 from shared.device import pick_device
 from shared.errors import CourseError
 from shared.runs import check_run_dir
-from week4_training.cli import train_command, train_config
+from week4_training.cli import add_train_arguments, train_command, train_config
 from week6_optimizations.distributed.launch import (
     BACKENDS,
     ProcessInfo,
@@ -75,16 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train on every process torchrun started")
     check = commands.add_parser("check", help="validate a train command before torchrun starts")
     for command in (train, check):
-        command.add_argument("--config", default="configs/tiny.yaml", help="the run config")
-        command.add_argument("--resume", default=None, help="a run folder to continue")
-        command.add_argument("--overwrite", action="store_true", help="replace an existing run")
+        add_train_arguments(command)
         command.add_argument(
             "--dist-backend",
             default="auto",
             choices=BACKENDS,
             help="collective backend: auto = nccl on CUDA GPUs, gloo on CPU",
         )
-        command.add_argument("overrides", nargs="*", help="section.key=value overrides")
     train.set_defaults(run=_train)
     check.set_defaults(run=_check)
     return parser

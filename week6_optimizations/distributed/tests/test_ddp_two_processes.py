@@ -137,7 +137,7 @@ def test_a_two_process_run_resumes_only_with_two(workspace, runs, capsys):
 
 
 def test_a_user_error_under_torchrun_is_one_line_from_rank_0(workspace):
-    done = workspace.torchrun(2, "--config", str(workspace.config_file), "train.lr=-1")
+    done = workspace.torchrun(2, "--config", str(workspace.config_file), "train.lr=-1", retry=False)
     assert done.returncode != 0  # torchrun reports its workers' exit code 2 as a failure
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "train.lr" in errors[0], done.stderr[-2000:]
