@@ -1,9 +1,27 @@
 """The course's common package: configuration, devices, data files, run folders and metrics.
 
-`shared` imports no week. Every week may import it.
+`shared` imports no week. Every week imports it first, before PyTorch loads (see below).
 """
 
 import os
+import signal
+import sys
+
+
+def _interrupted_while_loading(signum, frame):  # pragma: no cover - a real Ctrl-C, in a subprocess
+    """Ctrl-C while a command is still importing: nothing is written yet, so stop at once."""
+    sys.stderr.write("\ninterrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+# `python -m week4_training` imports the package (and PyTorch, for seconds) before any of the
+# course's own code runs, so a Ctrl-C there would end in a traceback from deep inside PyTorch.
+# While Python is still locating the module it sets sys.argv[0] to "-m": only then, in a program
+# the course started, does Ctrl-C end the load at once; `shared.errors.run_module` puts Python's
+# own handler back before the command runs. A notebook or pytest never sees this handler.
+if sys.argv[:1] == ["-m"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_loading)
 
 # On a busy machine (other programs on the same cores) OpenMP's default of spinning while it
 # waits for its threads made each training step up to 20x slower in week 4's measurements;
@@ -11,4 +29,4 @@ import os
 # is when this must be set; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from shared import sections as _sections  # noqa: F401  (registers `data` and `run`)
+from shared import sections as _sections  # noqa: E402, F401  (registers `data` and `run`)

@@ -4,6 +4,7 @@ The baseline is a byte-bigram model (`week1_setup.bigram`): the number in bits p
 later model must beat.
 """
 
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week1_setup.bigram import ByteBigram, bigram_baseline
 
 __all__ = ["ByteBigram", "bigram_baseline"]

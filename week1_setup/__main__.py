@@ -1,6 +1,7 @@
+"""`python -m week1_setup ...`: see cli.py."""
+
 import sys
 
-from shared.errors import run_cli
-from week1_setup.cli import main
+from shared.errors import run_module
 
-sys.exit(run_cli(main))
+sys.exit(run_module("week1_setup.cli"))

@@ -5,6 +5,7 @@ ids = tokenizer.encode("To be, or not to be")
 assert tokenizer.decode(ids) == "To be, or not to be"
 """
 
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week2_tokenizer.config import TokenizerConfig, load_or_train_tokenizer
 from week2_tokenizer.serialize import from_json_dict, to_json_text
 from week2_tokenizer.tokenizer import Tokenizer

@@ -2,7 +2,6 @@
 
 import sys
 
-from shared.errors import run_cli
-from week2_tokenizer import cli
+from shared.errors import run_module
 
-sys.exit(run_cli(cli.main))
+sys.exit(run_module("week2_tokenizer.cli"))

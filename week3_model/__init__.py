@@ -10,6 +10,7 @@ gpt.py        the whole model: forward, loss, parameter counts, extension points
 pretrained.py loading Hugging Face GPT-2 weights
 """
 
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week3_model.attention import ATTENTION, CausalSelfAttention, LayerCache, attention_weights
 from week3_model.block import Block
 from week3_model.config import GPTConfig

@@ -12,7 +12,7 @@ sample.py      a tiny sampler for samples.txt;  plot.py  loss and lr curves
 cli.py         python -m week4_training train|eval|plot
 """
 
-import shared  # noqa: F401  (first: it sets OpenMP's wait policy before PyTorch loads)
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week4_training.checkpoint import LoadedCheckpoint, latest_run, load_checkpoint
 from week4_training.config import TrainConfig
 from week4_training.data import BatchSampler, TokenSplit, encode_split, load_token_data

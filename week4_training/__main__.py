@@ -1,6 +1,7 @@
+"""`python -m week4_training ...`: see cli.py."""
+
 import sys
 
-from shared.errors import run_cli
-from week4_training.cli import main
+from shared.errors import run_module
 
-sys.exit(run_cli(main))
+sys.exit(run_module("week4_training.cli"))

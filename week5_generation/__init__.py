@@ -10,6 +10,7 @@ evaluation.py the evaluation harness behind `make evaluate`
 cli.py        `python -m week5_generation sample|evaluate`
 """
 
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week5_generation.config import SampleConfig
 from week5_generation.generate import (
     DECODERS,

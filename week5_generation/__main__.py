@@ -1,6 +1,7 @@
+"""`python -m week5_generation ...`: see cli.py."""
+
 import sys
 
-from shared.errors import run_cli
-from week5_generation.cli import main
+from shared.errors import run_module
 
-sys.exit(run_cli(main))
+sys.exit(run_module("week5_generation.cli"))

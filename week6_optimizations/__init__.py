@@ -11,6 +11,7 @@ so `model.attention: sdpa`, `model.position: rope` and cached generation work fr
 `python -m week6_optimizations.bench` (make bench) measures them; see bench/.
 """
 
+import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week6_optimizations.cached_generation import CachedLogits, ContextWindow, WindowedLogits
 from week6_optimizations.kv_cache import KVCache, LayerKVCache
 from week6_optimizations.rope import (

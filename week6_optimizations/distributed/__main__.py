@@ -1,6 +1,7 @@
+"""`python -m week6_optimizations.distributed ...`: see cli.py."""
+
 import sys
 
-from shared.errors import run_cli
-from week6_optimizations.distributed.cli import main
+from shared.errors import run_module
 
-sys.exit(run_cli(main))
+sys.exit(run_module("week6_optimizations.distributed.cli"))

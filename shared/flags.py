@@ -1,0 +1,36 @@
+"""Yes/no knobs (`OVERWRITE=1`, `FORCE=yes`): only an explicit yes means yes.
+
+make passes a knob's value as it was typed, and any non-empty string is true to a shell test, so
+`OVERWRITE=0` once meant "overwrite". Here a knob is read strictly: `1`, `yes`, `true` (any case)
+mean yes; leaving it out means no; anything else is an error that names the knob and the
+allowed values, because a knob that guards a user's files must never guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.errors import CourseError
+
+YES = ("1", "yes", "true")
+
+
+def parse_yes(value: str | None, knob: str) -> bool:
+    """True for 1/yes/true, False for None or an empty value; any other value is refused."""
+    if value is None or value.strip() == "":
+        return False
+    if value.strip().lower() in YES:
+        return True
+    raise CourseError(
+        f"{knob}={value}: allowed values are {', '.join(YES)} (or leave {knob} out to say no)"
+    )
+
+
+def yes_flag(knob: str) -> Callable[[str], bool]:
+    """An argparse `type=` for `--overwrite VALUE`: the value is read by `parse_yes`."""
+
+    def parse(value: str) -> bool:
+        return parse_yes(value, knob)
+
+    parse.__name__ = knob  # argparse names the type in its own messages
+    return parse
