@@ -43,6 +43,25 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False):
+    """YAML lets a key appear twice and keeps the last value, so a second `lr:` further down a
+    file silently wins over the first. A config is read by people: a repeated key is an error
+    that names both lines."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, typing.Hashable):
+            continue  # not a config key; the section schema refuses it with its own line
+        if key in seen:
+            raise ConfigError(f"key {key!r} appears twice, on lines {seen[key]} and {line}")
+        seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def _read_yaml(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
@@ -247,6 +266,13 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"{path}: not valid YAML ({first_line})") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    if not values:  # an empty file, or one of comments only, would train every default
+        raise ConfigError(
+            f"{path}: the config is empty; give at least the sections you mean to set "
+            "(data, tokenizer, model, train, sample, run), e.g. start from configs/tiny.yaml"
+        )
     try:
         return config_from_dict(values, overrides, source=str(path))
     except ConfigError as error:

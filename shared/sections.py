@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from shared.config import check, register_section
 
+# The largest seed every generator takes as it is (PyTorch's and MLX's are 64-bit integers).
+MAX_SEED = 2**63 - 1
+
 
 @register_section("data")
 @dataclass
@@ -48,7 +51,9 @@ class RunConfig:
             "name",
             "a folder name of letters, digits, '-', '_' and '.'",
         )
-        check(self.seed >= 0, "seed", "a non-negative integer")
+        check(
+            0 <= self.seed <= MAX_SEED, "seed", f"an integer from 0 to {MAX_SEED}, got {self.seed}"
+        )
         check(
             self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
             "device",

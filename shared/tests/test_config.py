@@ -147,3 +147,31 @@ def test_a_section_must_be_a_dataclass():
     with pytest.raises(TypeError, match="must be a dataclass"):
         register_section("not_a_dataclass")(int)
     assert "not_a_dataclass" not in SECTIONS
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n# and another\n", "{}\n"])
+def test_an_empty_config_is_refused_not_trained_with_every_default(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{path}: the config is empty"):
+        load_config(path)
+
+
+def test_a_repeated_key_names_both_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("run:\n  seed: 1\n  name: a\n  seed: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{path}: key 'seed' appears twice, on lines 2 and 4"):
+        load_config(path)
+
+
+def test_a_repeated_section_is_refused_too(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("run:\n  seed: 1\ntrain: {}\nrun:\n  seed: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="key 'run' appears twice, on lines 1 and 4"):
+        load_config(path)
+
+
+def test_the_same_key_in_two_sections_is_fine():
+    from shared.config import _read_yaml
+
+    assert _read_yaml("a:\n  seed: 1\nb:\n  seed: 2\n") == {"a": {"seed": 1}, "b": {"seed": 2}}
