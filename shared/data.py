@@ -145,12 +145,19 @@ def corpus_path(corpus: str) -> Path:
 
 
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file; a missing, empty or non-UTF-8 file is a clear error."""
+    """Read a UTF-8 text file exactly as its bytes are; a missing, empty or non-UTF-8 file is a
+    clear error.
+
+    No newline translation: Python's text mode would turn CRLF into LF, and then the text the
+    model is scored on would have fewer bytes than the file, which changes bits per byte. Every
+    reader of a corpus in the course keeps the bytes as they are (week 2's chunked reader too).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None
     if not text:

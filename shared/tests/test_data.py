@@ -128,3 +128,12 @@ def test_cache_dir_defaults_to_the_repository_data_folder(monkeypatch):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     assert data.cache_dir() == data.REPO_ROOT / "data"
     shutil.rmtree(Path("/nonexistent"), ignore_errors=True)
+
+
+def test_read_text_keeps_the_bytes_as_they_are(tmp_path):
+    """One newline rule for every reader: CRLF stays CRLF, so bits per byte counts real bytes."""
+    path = tmp_path / "windows.txt"
+    path.write_bytes(b"ROMEO:\r\nO night\r\n\rlone CR\n")
+    text = read_text(path)
+    assert text == "ROMEO:\r\nO night\r\n\rlone CR\n"
+    assert len(text.encode("utf-8")) == path.stat().st_size
