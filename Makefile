@@ -9,6 +9,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# $(call quote,TEXT): TEXT as one shell word, whatever quotes it holds
+quote = '$(subst ','\'',$(1))'
+
 # Command-line knobs (see `make help`)
 CFG ?= configs/tiny.yaml
 ARGS ?=
@@ -67,9 +70,9 @@ baseline: data ## Week 1: the byte-bigram baseline's validation bits per byte
 
 # ------------------------------------------------------------------ week 2
 
-bpe-train: data ## Week 2: train a BPE tokenizer (VOCAB=1024 [INPUT=file] [OUT=path])
+bpe-train: data ## Week 2: train a BPE tokenizer (VOCAB=1024 [INPUT=file] [OUT=path] [FORCE=1])
 	$(PY) -m week2_tokenizer train --vocab-size $(VOCAB) $(if $(INPUT),--input $(INPUT)) \
-	  $(if $(OUT),--output $(OUT))
+	  $(if $(OUT),--output $(OUT)) $(if $(FORCE),--force $(call quote,$(FORCE)))
 
 # ------------------------------------------------------------------ week 3
 
@@ -79,14 +82,15 @@ params: setup ## Week 3: parameter count by component for a config (CFG=configs/
 # ------------------------------------------------------------------ week 4
 
 NPROC ?=
-train_args = --config $(CFG) $(if $(RESUME),--resume $(RESUME)) $(if $(OVERWRITE),--overwrite) $(ARGS)
+# Yes/no knobs reach the commands as typed (OVERWRITE=0 is a "no" only if the command says so):
+# the command accepts 1/yes/true and refuses anything else with the allowed values.
+train_args = --config $(CFG) $(if $(RESUME),--resume $(RESUME)) \
+  $(if $(OVERWRITE),--overwrite $(call quote,$(OVERWRITE))) $(ARGS)
 
-# With NPROC=N, week 6's DDP command is checked once, then torchrun starts N processes.
+# With NPROC=N, week 6's launcher checks N and the run once, then starts N processes (torchrun).
 train: data ## Week 4: train a model (CFG=configs/tiny.yaml [ARGS="train.max_iters=200"] [RESUME=runs/x] [OVERWRITE=1] [NPROC=2])
 ifdef NPROC
-	$(PY) -m week6_optimizations.distributed check $(train_args)
-	OMP_NUM_THREADS=1 $(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) \
-	  -m week6_optimizations.distributed train $(train_args)
+	$(PY) -m week6_optimizations.distributed launch --nproc $(call quote,$(NPROC)) $(train_args)
 else
 	$(PY) -m week4_training train $(train_args)
 endif
@@ -106,7 +110,6 @@ TEMP ?=
 TOPK ?=
 TOPP ?=
 SEED ?=
-quote = '$(subst ','\'',$(1))'
 sample_args = $(if $(CKPT),--checkpoint $(CKPT)) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
   $(if $(N),--max-new-tokens $(N)) $(if $(TEMP),--temperature $(TEMP)) $(if $(TOPK),--top-k $(TOPK)) \
   $(if $(TOPP),--top-p $(TOPP)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
@@ -118,8 +121,8 @@ sample: setup ## Week 5: generate text (PROMPT="..." [CKPT=runs/x|gpt2 WEIGHTS=.
 chat: setup ## Week 5: an interactive prompt loop with a checkpoint ([CKPT=...] and the sample knobs)
 	$(PY) -m week5_generation sample --interactive $(sample_args)
 
-evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, samples, sample statistics) ([CKPTS="runs/a runs/b"])
-	$(PY) -m week5_generation evaluate $(CKPTS)
+evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, samples, sample statistics) ([CKPT="runs/a runs/b"])
+	$(PY) -m week5_generation evaluate $(CKPT) $(CKPTS)
 
 # ------------------------------------------------------------------ week 6
 
