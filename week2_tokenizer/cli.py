@@ -16,9 +16,24 @@ from pathlib import Path
 
 from shared.data import corpus_path, read_text, split_text
 from shared.errors import CourseError
-from week2_tokenizer.config import default_tokenizer_path
-from week2_tokenizer.tokenizer import Tokenizer
-from week2_tokenizer.train import train_bpe
+from shared.flags import yes_flag
+from week2_tokenizer.pretokenize import decode_utf8, read_file_chunks
+from week2_tokenizer.provenance import (
+    TrainedOn,
+    default_tokenizer_path,
+    train_recorded,
+    training_data,
+)
+from week2_tokenizer.tokenizer import EOT, Tokenizer
+
+SHOWN = 10  # merges and tokens `train` shows
+
+
+def special_token(value: str) -> str:
+    """An argparse `type=` for `--special`: an empty special token would sit between all bytes."""
+    if not value:
+        raise CourseError('--special "": a special token must be a non-empty string')
+    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -40,12 +55,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     train.add_argument(
         "--whole-file", action="store_true", help="train on all of --input, not its training split"
     )
-    train.add_argument("--output", help="default: runs/tokenizers/bpe_<vocab-size>.json")
+    train.add_argument(
+        "--output",
+        help="default: runs/tokenizers/bpe_<vocab-size>.json for tiny shakespeare's training "
+        "split, a name of its own for other training data",
+    )
     train.add_argument("--pattern", choices=["gpt2", "gpt4"], default="gpt2")
     train.add_argument(
-        "--special", action="append", help="a special token (repeatable; default <|endoftext|>)"
+        "--special",
+        action="append",
+        type=special_token,
+        help=f"a special token (repeatable; default {EOT})",
     )
-    train.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    train.add_argument(
+        "--force",
+        nargs="?",
+        const=True,
+        default=False,
+        type=yes_flag("FORCE"),
+        help="overwrite an existing --output (make bpe-train FORCE=1)",
+    )
 
     for name, what in (("encode", "text -> ids"), ("decode", "ids -> text")):
         sub = commands.add_parser(name, help=f"{what} (arguments, or stdin when none are given)")
@@ -71,32 +100,73 @@ def open_tokenizer(name: str) -> Tokenizer:
     return Tokenizer.load(name)
 
 
+def read_stdin() -> str:
+    """All of stdin as UTF-8 text, its bytes as they are; one clear line if it is not UTF-8."""
+    return decode_utf8(sys.stdin.buffer.read(), "stdin")
+
+
+def bytes_per_token(tokenizer: Tokenizer, text: str) -> tuple[int, int]:
+    """(UTF-8 bytes, tokens) of `text`: their ratio is the compression."""
+    return len(text.encode("utf-8")), len(tokenizer.encode(text))
+
+
+def longest_tokens(tokenizer: Tokenizer, top: int) -> str:
+    special_ids = set(tokenizer.special_tokens.values())
+    ordinary = [i for i in range(tokenizer.vocab_size) if i not in special_ids]
+    longest = sorted(ordinary, key=lambda i: (-len(tokenizer.vocab[i]), i))[:top]
+    return ", ".join(repr(tokenizer.token_text(i)) for i in longest)
+
+
+def first_merges(tokenizer: Tokenizer, top: int) -> str:
+    merged = (left + right for left, right in tokenizer.merges[:top])
+    return ", ".join(repr(token.decode("utf-8", errors="backslashreplace")) for token in merged)
+
+
+def held_out(trained_on: TrainedOn) -> tuple[str, str]:
+    """Text to measure compression on, and what it is: the validation split, which training
+    never saw; with --whole-file there is none, so the start of the file stands in."""
+    path = corpus_path(trained_on.corpus)
+    if trained_on.split == "train":
+        return split_text(read_text(path))[1], f"the validation split of {trained_on.corpus}"
+    start = next(read_file_chunks(path))
+    return start, f"the first {len(start):,} characters of {trained_on.corpus} (seen in training)"
+
+
 def train(args: argparse.Namespace) -> None:
-    specials = args.special if args.special is not None else ["<|endoftext|>"]
-    output = (
-        Path(args.output) if args.output else default_tokenizer_path(args.vocab_size, args.pattern)
-    )
-    if output.exists() and not args.force:
-        raise CourseError(f"{output} already exists; pass --force to overwrite it")
+    specials = args.special if args.special is not None else [EOT]
     if args.vocab_size < 256 + len(set(specials)):
         raise CourseError(
             f"--vocab-size {args.vocab_size} is too small: at least 256 + "
             f"{len(set(specials))} special token(s)"
         )
-    path = corpus_path(args.input)
-    if args.whole_file:
-        source, what = path, f"all of {path}"
-    else:
-        source, what = split_text(read_text(path))[0], f"the training split of {path}"
+    source, trained_on = training_data(args.input, "all" if args.whole_file else "train")
+    output = (
+        Path(args.output)
+        if args.output
+        else default_tokenizer_path(args.vocab_size, args.pattern, trained_on, specials)
+    )
+    if output.exists() and not args.force:
+        raise CourseError(
+            f"{output} already exists; pass --force to overwrite it (with make: FORCE=1)"
+        )
+    what = trained_on.describe()
     print(f"training BPE, vocab_size {args.vocab_size}, pattern {args.pattern}, on {what}")
     start = time.perf_counter()
-    tokenizer = train_bpe(source, args.vocab_size, specials, args.pattern)
+    tokenizer = train_recorded(
+        source, trained_on, args.vocab_size, specials, args.pattern, "--vocab-size"
+    )
     tokenizer.save(output)
     seconds = time.perf_counter() - start
     print(
         f"saved {output} ({tokenizer.vocab_size} tokens, {seconds:.1f} s, "
         f"sha256 {tokenizer.sha256[:12]})"
     )
+    print(f"first merges: {first_merges(tokenizer, SHOWN)}")
+    print(f"longest tokens: {longest_tokens(tokenizer, SHOWN)}")
+    text, where = held_out(trained_on)
+    n_bytes, n_tokens = bytes_per_token(tokenizer, text)
+    if n_tokens:
+        print(f"compression: {n_bytes / n_tokens:.3f} bytes per token on {where}")
 
 
 def parse_ids(items: Sequence[str]) -> list[int]:
@@ -110,6 +180,8 @@ def parse_ids(items: Sequence[str]) -> list[int]:
 
 
 def info(args: argparse.Namespace) -> None:
+    if args.top < 1:
+        raise CourseError(f"--top {args.top}: must be a positive integer (how many tokens to show)")
     tokenizer = open_tokenizer(args.tokenizer)
     print(f"tokenizer: {args.tokenizer}")
     print(
@@ -117,13 +189,11 @@ def info(args: argparse.Namespace) -> None:
         f"{len(tokenizer.special_tokens)} special: {', '.join(tokenizer.special_tokens) or 'none'})"
     )
     print(f"sha256: {tokenizer.sha256}")
-    special_ids = set(tokenizer.special_tokens.values())
-    ordinary = [i for i in range(tokenizer.vocab_size) if i not in special_ids]
-    longest = sorted(ordinary, key=lambda i: (-len(tokenizer.vocab[i]), i))[: args.top]
-    print(f"longest tokens: {', '.join(repr(tokenizer.token_text(i)) for i in longest)}")
+    trained_on = tokenizer.trained_on.describe() if tokenizer.trained_on else "not recorded"
+    print(f"trained on: {trained_on}")
+    print(f"longest tokens: {longest_tokens(tokenizer, args.top)}")
     if args.file:
-        text = read_text(args.file)
-        n_bytes, n_tokens = len(text.encode("utf-8")), len(tokenizer.encode(text))
+        n_bytes, n_tokens = bytes_per_token(tokenizer, read_text(args.file))
         print(
             f"{args.file}: {n_bytes} bytes -> {n_tokens} tokens, "
             f"{n_bytes / n_tokens:.3f} bytes per token"
@@ -136,11 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         train(args)
     elif args.command == "encode":
         tokenizer = open_tokenizer(args.tokenizer)
-        text = " ".join(args.items) if args.items else sys.stdin.read()
+        text = " ".join(args.items) if args.items else read_stdin()
         print(" ".join(map(str, tokenizer.encode(text))))
     elif args.command == "decode":
         tokenizer = open_tokenizer(args.tokenizer)
-        items = args.items if args.items else sys.stdin.read().split()
+        items = args.items if args.items else read_stdin().split()
         sys.stdout.write(tokenizer.decode(parse_ids(items)))
         sys.stdout.write("\n")
     else:

@@ -6,6 +6,11 @@ regular expression into pre-tokens (a word with its leading space, a run of digi
 punctuation, a run of whitespace) and merges happen only inside one pre-token. Special tokens
 such as "<|endoftext|>" are cut out before that: no merge ever crosses one.
 
+The pieces must join back to the text, or encoding would silently drop what no piece covers;
+`split_pretokens` checks that on every call. A pattern is a program, and one read from a
+tokenizer file is not trusted as one: only the named patterns run freely, any other must pass
+`check_pattern` and runs under a time limit, since a pattern like `(a+)+$` takes minutes.
+
 Training only needs how often each distinct pre-token occurs (Shakespeare's 300,000 pre-tokens
 are only 15,000 distinct strings), so that is what `count_pretokens` returns. Big inputs are
 read in chunks cut where pre-tokenization cannot change (see `safe_cut`) and counted by several
@@ -14,6 +19,7 @@ processes.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 from collections import Counter
@@ -29,15 +35,29 @@ from shared.errors import CourseError
 # GPT-2's pattern: contractions, letters, digits, other symbols (each with an optional leading
 # space), then whitespace. `\s+(?!\S)` leaves the last space of a run for the next word.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-# GPT-4's (tiktoken cl100k_base): case-insensitive contractions, digits in groups of at most 3,
-# punctuation keeps its trailing newlines, and a word may start with one non-letter symbol.
+# GPT-4's: tiktoken's cl100k_base pattern, character for character. Case-insensitive
+# contractions, digits in groups of at most 3, punctuation keeps its trailing newlines, a word may
+# start with one non-letter symbol, and whitespace at the very end of a text is one piece (`\s++$`).
 GPT4_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
-    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
+TRUSTED = frozenset(PATTERNS.values())  # run without a time limit: the course knows them
 
 CHUNK_CHARS = 1 << 20  # read and count big inputs one mebi-character at a time
+
+# Any other pattern gets 1 s plus 10 microseconds a character (GPT-2's pattern needs about 0.25),
+# and must first cut these probes in time: ordinary text, then long runs of one class followed by
+# another, on which a backtracking pattern such as `(a+)+$` explodes.
+SECONDS_PER_CHAR = 1e-5
+PROBES = (
+    "It's 12,345 o'clock...\r\n\n\t  Hello,  WORLD!? naïve 日本語 😀 x\u00a0y \n",
+    "a" * 5000 + "!",
+    "1" * 5000 + "!",
+    " " * 5000 + "x",
+    "." * 5000 + "a",
+)
 
 
 def resolve_pattern(pattern: str) -> str:
@@ -45,15 +65,66 @@ def resolve_pattern(pattern: str) -> str:
     return PATTERNS.get(pattern, pattern)
 
 
+def _shown(pattern: str) -> str:
+    return repr(pattern if len(pattern) <= 60 else pattern[:57] + "...")
+
+
 @lru_cache(maxsize=16)
 def compile_pattern(pattern: str) -> regex.Pattern:
-    """Compile a split pattern (by name or as a regular expression) with the `regex` module."""
+    """Compile a split pattern: a named one, or a regular expression that passes `check_pattern`."""
+    expression = resolve_pattern(pattern)
     try:
-        return regex.compile(resolve_pattern(pattern))
+        compiled = regex.compile(expression)
     except regex.error as error:
         raise CourseError(
-            f"pre-tokenizer pattern {pattern!r} is not a valid regex ({error})"
+            f"pre-tokenizer pattern {_shown(pattern)} is not a valid regex ({error})"
         ) from None
+    if expression not in TRUSTED:
+        check_pattern(compiled)
+    return compiled
+
+
+def check_pattern(compiled: regex.Pattern) -> None:
+    """Refuse a pattern that is not a usable pre-tokenizer: one with capturing groups (findall
+    would return the groups, not the pieces), one that is too slow on a probe, or one whose
+    pieces of a probe do not join back to it."""
+    if compiled.groups:
+        raise CourseError(
+            f"pre-tokenizer pattern {_shown(compiled.pattern)} has capturing groups; "
+            "allowed: gpt2, gpt4, or a pattern with only (?:...) groups"
+        )
+    for probe in PROBES:
+        split_pretokens(compiled, probe)
+
+
+def split_pretokens(compiled: regex.Pattern, text: str) -> list[str]:
+    """The pieces of `text` under a compiled pattern; they always join back to `text`."""
+    limit = None if compiled.pattern in TRUSTED else 1.0 + len(text) * SECONDS_PER_CHAR
+    try:
+        pieces = compiled.findall(text, timeout=limit)
+    except TimeoutError:
+        raise CourseError(
+            f"pre-tokenizer pattern {_shown(compiled.pattern)} took over {limit:.1f} s on "
+            f"{len(text)} characters (it backtracks); allowed: gpt2, gpt4, or a pattern that "
+            "cuts text in linear time"
+        ) from None
+    covered = sum(map(len, pieces))
+    if covered != len(text):
+        raise CourseError(
+            f"pre-tokenizer pattern {_shown(compiled.pattern)} covers {covered} of the "
+            f"{len(text)} characters of its input, so encoding would drop text; allowed: gpt2, "
+            "gpt4, or a pattern whose pieces join back to the text"
+        )
+    return pieces
+
+
+def check_special_tokens(specials: Iterable[str]) -> None:
+    """A special token is a non-empty string: an empty one would match between every byte."""
+    for special in specials:
+        if not isinstance(special, str) or not special:
+            raise CourseError(
+                f"special token {special!r}: a special token must be a non-empty string"
+            )
 
 
 @lru_cache(maxsize=16)
@@ -61,6 +132,7 @@ def special_regex(specials: tuple[str, ...]) -> regex.Pattern | None:
     """One regex matching any special token; longer ones are tried first, so the longest wins."""
     if not specials:
         return None
+    check_special_tokens(specials)
     ordered = sorted(specials, key=len, reverse=True)
     return regex.compile("|".join(regex.escape(s) for s in ordered))
 
@@ -75,17 +147,21 @@ def split_on_specials(text: str, specials: Iterable[str]) -> list[str]:
 
 def pretokenize(text: str, pattern: str, specials: Iterable[str] = ()) -> list[str]:
     """All pre-tokens of `text` in order (specials removed)."""
-    split = compile_pattern(pattern).findall
-    return [piece for segment in split_on_specials(text, specials) for piece in split(segment)]
+    compiled = compile_pattern(pattern)
+    return [
+        piece
+        for segment in split_on_specials(text, specials)
+        for piece in split_pretokens(compiled, segment)
+    ]
 
 
 def count_chunk(args: tuple[str, str, tuple[str, ...]]) -> Counter[str]:
     """Pre-token -> count for one chunk (a top-level function, so worker processes can run it)."""
     text, pattern, specials = args
-    split = compile_pattern(pattern).findall
+    compiled = compile_pattern(pattern)
     counts: Counter[str] = Counter()
     for segment in split_on_specials(text, specials):
-        counts.update(split(segment))
+        counts.update(split_pretokens(compiled, segment))
     return counts
 
 
@@ -137,21 +213,48 @@ def iter_chunks(
         yield buffer
 
 
+def not_utf8(source: str | Path, error: UnicodeDecodeError, offset: int) -> CourseError:
+    """The one line for text that is not UTF-8: where, and the first bad byte's offset."""
+    bad = error.object[error.start]
+    return CourseError(f"{source}: not UTF-8 text (bad byte {bad:#04x} at byte offset {offset})")
+
+
+def decode_utf8(data: bytes, source: str | Path) -> str:
+    """`data` as UTF-8 text, every byte as it is (a CRLF stays a CRLF)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise not_utf8(source, error, error.start) from None
+
+
 def read_file_chunks(path: str | Path) -> Iterator[str]:
-    """Read a UTF-8 file CHUNK_CHARS characters at a time; a clear error if it is not UTF-8."""
+    """Read a UTF-8 file about CHUNK_CHARS bytes at a time, every byte as it is (no newline
+    translation); a clear error naming the byte offset if it is not UTF-8.
+
+    A block can end inside a character; the incremental decoder keeps those bytes for the next
+    block, so the error's offset counts from where the decoder's buffer starts in the file."""
     path = Path(path)
     if not path.is_file():
         raise CourseError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise CourseError(f"{path}: the file is empty")
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            while chunk := handle.read(CHUNK_CHARS):
-                yield chunk
-    except UnicodeDecodeError as error:
-        raise CourseError(
-            f"{path}: not UTF-8 text (bad byte {error.object[error.start]:#04x})"
-        ) from None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    read = 0  # bytes of the file passed to the decoder so far
+
+    def decode(block: bytes, final: bool = False) -> str:
+        held = len(decoder.getstate()[0])  # the start of a character cut by the last block
+        try:
+            return decoder.decode(block, final=final)
+        except UnicodeDecodeError as error:
+            raise not_utf8(path, error, read - held + error.start) from None
+
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_CHARS):
+            text = decode(block)
+            read += len(block)
+            if text:
+                yield text
+    decode(b"", final=True)  # a character cut off by the end of the file
 
 
 def count_pretokens(

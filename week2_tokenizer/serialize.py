@@ -5,6 +5,7 @@
      "version": 1,
      "pattern": "'s|'t|'re|...",                 the pre-tokenizer's regular expression
      "special_tokens": {"<|endoftext|>": 1023},
+     "trained_on": {"corpus": "tinyshakespeare.txt", "sha256": "86c4...", "split": "train"},
      "vocab": ["Ā", "ā", ..., "Ġt", "he", ...],  token bytes by id (index = id)
      "merges": ["Ġ t", "h e", ...]               in rank order: left and right token, one space
     }
@@ -13,8 +14,11 @@ Bytes are written with GPT-2's byte -> printable character table (`bytes_unicode
 b" the", "Ċ" is b"\\n". Every byte is one character, so the text is exact and diffs are readable,
 and the table has no space, so a merge is two tokens joined by one space, as in GPT-2's vocab.bpe.
 
-`canonical_json` is the same content with sorted keys and no whitespace; its SHA-256 is the
-tokenizer's identity, stored in checkpoints so a model is never paired with the wrong tokenizer.
+`trained_on` (`provenance.py`) is optional: files from before it was recorded load as they are.
+
+`canonical_json` is what decides the ids (everything but `trained_on`) with sorted keys and no
+whitespace; its SHA-256 is the tokenizer's identity, stored in checkpoints so a model is never
+paired with the wrong tokenizer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from shared.errors import CourseError
 from week2_tokenizer.bytes_unicode import bytes_to_text, text_to_bytes
+from week2_tokenizer.provenance import TrainedOn
 from week2_tokenizer.tokenizer import Tokenizer
 
 FORMAT = "tiny-gpt-course tokenizer"
@@ -33,14 +38,17 @@ VERSION = 1
 
 
 def to_json_dict(tokenizer: Tokenizer) -> dict[str, Any]:
-    return {
+    document = {
         "format": FORMAT,
         "version": VERSION,
         "pattern": tokenizer.pattern,
         "special_tokens": dict(tokenizer.special_tokens),
-        "vocab": [bytes_to_text(tokenizer.vocab[i]) for i in range(tokenizer.vocab_size)],
-        "merges": [f"{bytes_to_text(a)} {bytes_to_text(b)}" for a, b in tokenizer.merges],
     }
+    if tokenizer.trained_on is not None:
+        document["trained_on"] = tokenizer.trained_on.to_json()
+    document["vocab"] = [bytes_to_text(tokenizer.vocab[i]) for i in range(tokenizer.vocab_size)]
+    document["merges"] = [f"{bytes_to_text(a)} {bytes_to_text(b)}" for a, b in tokenizer.merges]
+    return document
 
 
 def to_json_text(tokenizer: Tokenizer) -> str:
@@ -49,9 +57,8 @@ def to_json_text(tokenizer: Tokenizer) -> str:
 
 
 def canonical_json(tokenizer: Tokenizer) -> str:
-    return json.dumps(
-        to_json_dict(tokenizer), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    identity = {k: v for k, v in to_json_dict(tokenizer).items() if k != "trained_on"}
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _field(document: dict, key: str, kind: type, what: str) -> Any:
@@ -75,7 +82,8 @@ def _token_bytes(text: Any, where: str) -> bytes:
 
 
 def from_json_dict(document: Any) -> Tokenizer:
-    """Check every part of a parsed tokenizer file and build the tokenizer."""
+    """Check every part of a parsed tokenizer file and build the tokenizer. A checkpoint's
+    embedded tokenizer comes through here too, so its pattern is checked like a file's."""
     if not isinstance(document, dict):
         raise CourseError("the file must hold a JSON object")
     if document.get("format") != FORMAT:
@@ -98,7 +106,8 @@ def from_json_dict(document: Any) -> Tokenizer:
         if len(parts) != 2 or not all(parts):
             raise CourseError(f"merges[{rank}] = {line!r} must be two tokens joined by one space")
         merges.append(tuple(_token_bytes(p, f"merges[{rank}]") for p in parts))
-    return Tokenizer(vocab, merges, specials, pattern)
+    trained_on = TrainedOn.from_json(document["trained_on"]) if "trained_on" in document else None
+    return Tokenizer(vocab, merges, specials, pattern, trained_on)
 
 
 def read_tokenizer_file(path: str | os.PathLike) -> Tokenizer:

@@ -5,6 +5,7 @@
                     tokens into the token with bytes left + right.
     special_tokens  "<|endoftext|>" -> id: strings that are one token, never split or merged.
     pattern         the pre-tokenizer's regular expression (GPT-2's by default).
+    trained_on      what a trained tokenizer learned its merges from (`provenance.py`), or None.
 
 encode: text -> pieces between special tokens -> pre-tokens -> UTF-8 bytes -> byte ids -> merges
 applied in rank order (`merge.py`). A cache pre-token -> ids makes each distinct word cost once.
@@ -18,12 +19,22 @@ import hashlib
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shared.atomic import atomic_write_text
 from shared.errors import CourseError
 from week2_tokenizer.merge import LONG_PIECE, MergeTable, merge_piece
-from week2_tokenizer.pretokenize import compile_pattern, resolve_pattern, safe_cut, special_regex
+from week2_tokenizer.pretokenize import (
+    check_special_tokens,
+    compile_pattern,
+    resolve_pattern,
+    safe_cut,
+    special_regex,
+    split_pretokens,
+)
+
+if TYPE_CHECKING:
+    from week2_tokenizer.provenance import TrainedOn
 
 EOT = "<|endoftext|>"
 CACHE_LIMIT = 1 << 18  # cached pre-tokens; the cache is emptied when it grows past this
@@ -41,11 +52,14 @@ class Tokenizer:
         merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Mapping[str, int] | None = None,
         pattern: str = "gpt2",
+        trained_on: TrainedOn | None = None,
     ) -> None:
         self.vocab = dict(vocab)
         self.merges = [(bytes(a), bytes(b)) for a, b in merges]
         self.special_tokens = dict(special_tokens or {})
+        check_special_tokens(self.special_tokens)
         self.pattern = resolve_pattern(pattern)
+        self.trained_on = trained_on
         self._regex = compile_pattern(self.pattern)
         self._id_to_bytes = _check_vocab(self.vocab)
         self._byte_ids, self._table = _merge_table(self.vocab, self.merges, self.special_tokens)
@@ -100,7 +114,8 @@ class Tokenizer:
 
     @cached_property
     def sha256(self) -> str:
-        """The identity a checkpoint stores: SHA-256 of the canonical JSON of the tokenizer."""
+        """The identity a checkpoint stores: SHA-256 of the canonical JSON of the tokenizer (what
+        decides the ids; `trained_on` is left out, so recording it changes no identity)."""
         from week2_tokenizer.serialize import canonical_json
 
         return hashlib.sha256(canonical_json(self).encode("utf-8")).hexdigest()
@@ -151,7 +166,7 @@ class Tokenizer:
         if len(cache) > CACHE_LIMIT:
             cache.clear()
         encode_piece = self.encode_piece
-        for piece in self._regex.findall(text):
+        for piece in split_pretokens(self._regex, text):
             ids = cache.get(piece)
             if ids is None:
                 ids = encode_piece(piece)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from shared.errors import CourseError
-from week2_tokenizer.pretokenize import count_pretokens, read_file_chunks
+from week2_tokenizer.pretokenize import check_special_tokens, count_pretokens, read_file_chunks
 
 if TYPE_CHECKING:
     from week2_tokenizer.tokenizer import Tokenizer
@@ -156,11 +156,13 @@ def train_bpe(
         chunks and pre-tokenized by `processes` processes (0: up to 2).
     special_tokens: kept whole, never merged across, not counted; they get the last ids.
     pattern: "gpt2", "gpt4" or a regular expression for the pre-tokenizer.
-    If the text runs out of pairs first, the vocabulary is smaller than asked.
+    If the text runs out of pairs first, the vocabulary is smaller than asked (see
+    `require_vocab_size`).
     """
     from week2_tokenizer.tokenizer import Tokenizer
 
     specials = list(dict.fromkeys(special_tokens))
+    check_special_tokens(specials)
     if vocab_size < 256 + len(specials):
         raise CourseError(
             f"vocab_size {vocab_size} is too small: it must be at least 256 bytes + "
@@ -176,3 +178,14 @@ def train_bpe(
     pretoken_counts = {piece.encode("utf-8"): n for piece, n in counts.items()}
     merges = learn_merges(pretoken_counts, vocab_size - 256 - len(specials), progress)
     return Tokenizer.from_merges(merges, specials, pattern)
+
+
+def require_vocab_size(tokenizer: Tokenizer, vocab_size: int, knob: str, trained_on: str) -> None:
+    """Refuse a tokenizer smaller than the `vocab_size` its `knob` asked for. BPE stops when no
+    pair is left to merge: every pre-token of the training text is then a single token."""
+    if tokenizer.vocab_size < vocab_size:
+        raise CourseError(
+            f"{knob} {vocab_size} is more than {trained_on} gives: it runs out of pairs to merge "
+            f"at {tokenizer.vocab_size} tokens (every pre-token is then a single token); ask for "
+            f"at most {tokenizer.vocab_size}, or train on more text"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -10,6 +11,8 @@ os.environ.setdefault(
     "COURSE_DATA_MIRROR",
     str(__import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data"),
 )
+
+sys.path.insert(0, os.path.dirname(__file__))
 
 from shared.data import fetch, read_text  # noqa: E402
 from week2_tokenizer import Tokenizer, train_bpe  # noqa: E402
@@ -27,22 +30,10 @@ def gpt2() -> Tokenizer:
 
 @pytest.fixture(scope="session")
 def tiktoken_gpt2():
-    """tiktoken's GPT-2 encoding built offline from the same two files (no download)."""
-    import json
+    """tiktoken's GPT-2 encoding built offline from the same files (no download)."""
+    from reference import tiktoken_gpt2
 
-    import tiktoken
-
-    from week2_tokenizer.bytes_unicode import text_to_bytes
-    from week2_tokenizer.pretokenize import GPT2_PATTERN
-
-    encoder = json.loads(fetch("gpt2/encoder.json").read_text(encoding="utf-8"))
-    ranks = {text_to_bytes(t): i for t, i in encoder.items() if t != "<|endoftext|>"}
-    return tiktoken.Encoding(
-        "gpt2-offline",
-        pat_str=GPT2_PATTERN,
-        mergeable_ranks=ranks,
-        special_tokens={"<|endoftext|>": encoder["<|endoftext|>"]},
-    )
+    return tiktoken_gpt2(fetch("gpt2/encoder.json"))
 
 
 @pytest.fixture(scope="session")

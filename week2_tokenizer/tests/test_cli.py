@@ -12,10 +12,11 @@ from week2_tokenizer import Tokenizer, cli
 
 
 def run(
-    argv: list[str], capsys, stdin: str | None = None, monkeypatch=None
+    argv: list[str], capsys, stdin: str | bytes | None = None, monkeypatch=None
 ) -> tuple[int, str, str]:
     if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
     code = run_cli(cli.main, argv)
     out, err = capsys.readouterr()
     return code, out, err
@@ -108,6 +109,16 @@ def errors(tmp_path, corpus):
             ["train", "--vocab-size", "300", "--input", str(latin1), "--output", out],
             "not UTF-8 text",
         ),
+        (
+            ["train", "--vocab-size", "300", "--input", str(corpus), "--special", ""],
+            '--special "": a special token must be a non-empty string',
+        ),
+        (
+            ["train", "--vocab-size", "300", "--input", str(corpus), "--output", out, "--force=0"],
+            "FORCE=0: allowed values are 1, yes, true",
+        ),
+        (["info", "--tokenizer", "bytes", "--top", "-3"], "--top -3: must be a positive integer"),
+        (["info", "--tokenizer", "bytes", "--top", "0"], "--top 0: must be a positive integer"),
         (["info", "--tokenizer", str(corrupt)], "not valid JSON"),
         (["decode", "--tokenizer", "bytes", "1", "x"], "'x' is not a token id"),
         (["decode", "--tokenizer", "bytes", "300"], "token id 300 is not in the vocabulary"),
@@ -122,6 +133,57 @@ def test_every_mistake_is_one_line_and_exit_2(tmp_path, corpus, capsys):
         assert err.count("\n") == 1
     assert (tmp_path / "existing.json").read_text(encoding="utf-8") == "keep me"
     assert not (tmp_path / "new.json").exists()
+
+
+def test_training_that_stops_short_says_where_and_writes_nothing(tmp_path, corpus, capsys):
+    out = tmp_path / "big.json"
+    argv = ["train", "--vocab-size", "100000", "--input", str(corpus), "--output", str(out)]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and not out.exists()
+    assert err.splitlines()[-1].startswith(
+        f"error: --vocab-size 100000 is more than the training split of {corpus}"
+    )
+    assert "runs out of pairs to merge at 353 tokens" in err
+
+
+def test_stdin_that_is_not_utf8_is_one_line(capsys, monkeypatch):
+    for command in ("encode", "decode"):
+        code, _, err = run(
+            [command, "--tokenizer", "bytes"], capsys, stdin=b"12 \xff", monkeypatch=monkeypatch
+        )
+        assert code == 2
+        assert err == "error: stdin: not UTF-8 text (bad byte 0xff at byte offset 3)\n"
+
+
+def test_stdin_is_encoded_as_its_bytes(capsys, monkeypatch):
+    code, out, _ = run(
+        ["encode", "--tokenizer", "bytes"], capsys, stdin=b"a\r\nb", monkeypatch=monkeypatch
+    )
+    assert out.split() == ["97", "13", "10", "98"]
+
+
+def test_train_shows_what_it_learned(tmp_path, corpus, capsys):
+    out_path = tmp_path / "tok.json"
+    argv = ["train", "--vocab-size", "300", "--input", str(corpus), "--output", str(out_path)]
+    code, out, _ = run(argv, capsys)
+    lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    merges = Tokenizer.load(out_path).merges
+    assert lines["first merges"].startswith(repr((merges[0][0] + merges[0][1]).decode()))
+    assert lines["longest tokens"].count(",") == 9
+    assert lines["compression"].endswith(f"bytes per token on the validation split of {corpus}")
+    code, out, _ = run([*argv, "--force", "--whole-file"], capsys)
+    assert "(seen in training)" in out.splitlines()[-1]
+
+
+def test_default_output_is_named_after_the_training_data(tmp_path, corpus, capsys, monkeypatch):
+    from shared import paths
+
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    for extra in ([], ["--whole-file"]):
+        assert run(["train", "--vocab-size", "280", "--input", str(corpus), *extra], capsys)[0] == 0
+    names = sorted(p.name for p in (tmp_path / "runs" / "tokenizers").iterdir())
+    assert len(names) == 2 and all(name.startswith("bpe_280_corpus-") for name in names)
+    assert [name.split("-")[1] for name in names] == ["all", "train"]
 
 
 def test_force_overwrites(tmp_path, corpus, capsys):
@@ -139,6 +201,8 @@ def test_force_overwrites(tmp_path, corpus, capsys):
     ]
     assert run(argv, capsys)[0] == 0
     assert Tokenizer.load(existing).vocab_size == 280
+    assert run([*argv[:-1], "--vocab-size", "281", "--force", "yes"], capsys)[0] == 0
+    assert Tokenizer.load(existing).vocab_size == 281
 
 
 def test_module_entry_point(tmp_path):

@@ -73,3 +73,102 @@ def test_unknown_corpus_is_a_clear_error(tmp_path):
     with pytest.raises(CourseError, match="no such file"):
         load_or_train_tokenizer(cfg, str(tmp_path / "nope.txt"))
     assert isinstance(Tokenizer.bytes_only([]), Tokenizer)
+
+
+# ------------------------------------------------------------------ what a file was trained on
+
+
+def write_corpus(path, word: str):
+    text = " ".join(f"{word}{i * 7919 % 1000}x{i % 13}" for i in range(400))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """runs/ in a temporary folder, so that default tokenizer paths land there."""
+    from shared import paths
+
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    return tmp_path / "runs"
+
+
+def test_other_training_data_gets_its_own_default_name():
+    from week2_tokenizer.provenance import TrainedOn, course_default
+
+    def name(trained_on, specials=("<|endoftext|>",), pattern="gpt2"):
+        return default_tokenizer_path(1024, pattern, trained_on, specials).name
+
+    assert name(course_default()) == default_tokenizer_path(1024).name == "bpe_1024.json"
+    notes = TrainedOn("my notes.txt", "ab" * 32, "train")
+    names = {
+        name(course_default()),
+        name(notes),
+        name(TrainedOn("my notes.txt", "ab" * 32, "all")),
+        name(TrainedOn("my notes.txt", "cd" * 32, "train")),
+        name(course_default(), ["<|endoftext|>", "<|pad|>"]),
+        name(TrainedOn("tinyshakespeare.txt", course_default().sha256, "all")),
+    }
+    assert len(names) == 6
+    assert name(notes, pattern="gpt4").startswith("bpe_1024_gpt4_my-notes-train-")
+
+
+def test_a_run_on_a_new_corpus_trains_its_own_tokenizer(tmp_path, runs, capsys):
+    """The issue: a run on a new corpus silently used Shakespeare's tokenizer."""
+    first = write_corpus(tmp_path / "first.txt", "w")
+    second = write_corpus(tmp_path / "second.txt", "q")
+    cfg = TokenizerConfig(vocab_size=280)
+    one = load_or_train_tokenizer(cfg, str(first))
+    two = load_or_train_tokenizer(cfg, str(second))
+    assert one.sha256 != two.sha256
+    assert one.trained_on.sha256 != two.trained_on.sha256 and two.trained_on.split == "train"
+    saved = sorted(p.name for p in (runs / "tokenizers").iterdir())
+    assert len(saved) == 2 and all(name.startswith("bpe_280_") for name in saved)
+    assert load_or_train_tokenizer(cfg, str(first)).sha256 == one.sha256  # reused, not retrained
+    assert capsys.readouterr().out.count("training BPE") == 2
+
+
+def test_a_tokenizer_trained_on_other_data_is_refused_at_a_named_path(tmp_path, capsys):
+    from week2_tokenizer.provenance import train_recorded, training_data
+
+    corpus = write_corpus(tmp_path / "corpus.txt", "w")
+    path = tmp_path / "tok.json"
+    source, whole = training_data(str(corpus), "all")  # what `train --whole-file` records
+    train_recorded(source, whole, 280, ["<|endoftext|>"], "gpt2", "--vocab-size").save(path)
+    before = path.read_bytes()
+    cfg = TokenizerConfig(vocab_size=280, path=str(path))
+    with pytest.raises(CourseError, match=f"{path}: was trained on all of .*, but this run asks"):
+        load_or_train_tokenizer(cfg, str(corpus))
+    other = write_corpus(tmp_path / "other.txt", "q")
+    with pytest.raises(CourseError, match="point tokenizer.path elsewhere"):
+        load_or_train_tokenizer(cfg, str(other))
+    for values, message in [
+        ({"pattern": "gpt4"}, "its pre-tokenizer pattern is not tokenizer.pattern=gpt4"),
+        ({"special_tokens": ["<|pad|>"]}, "has special tokens"),
+    ]:
+        with pytest.raises(CourseError, match=message):
+            load_or_train_tokenizer(
+                TokenizerConfig(vocab_size=280, path=str(path), **values), str(corpus)
+            )
+    assert path.read_bytes() == before
+
+
+def test_a_file_from_before_records_is_checked_by_training_again(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus.txt", "w")
+    cfg = TokenizerConfig(vocab_size=280, path=str(tmp_path / "tok.json"))
+    trained = load_or_train_tokenizer(cfg, str(corpus))
+    trained.trained_on = None  # as the course wrote files before they recorded it
+    trained.save(cfg.path)
+    kept = load_or_train_tokenizer(cfg, str(corpus))
+    assert kept.sha256 == trained.sha256 and Tokenizer.load(cfg.path).trained_on is not None
+    assert "same merges" in capsys.readouterr().out
+
+    from week2_tokenizer import train_bpe
+
+    (tmp_path / "tok.json").unlink()
+    elsewhere = train_bpe(write_corpus(tmp_path / "b.txt", "q").read_text(), 280, progress=False)
+    elsewhere.save(cfg.path)
+    before = (tmp_path / "tok.json").read_bytes()
+    with pytest.raises(CourseError, match="records no training data, and training on the"):
+        load_or_train_tokenizer(cfg, str(corpus))
+    assert (tmp_path / "tok.json").read_bytes() == before

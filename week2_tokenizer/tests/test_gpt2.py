@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import CourseError
 from week2_tokenizer import Tokenizer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference import letter_probe, unassigned_in_pythons_unicode  # noqa: E402
 
 
 def test_gpt2_vocab(gpt2):
@@ -20,8 +26,7 @@ def test_whole_of_tiny_shakespeare_matches_tiktoken(gpt2, tiktoken_gpt2, shakesp
     assert gpt2.decode(ids) == shakespeare
 
 
-# The `regex` module and tiktoken's Rust regex may ship different Unicode versions, so a code point
-# unassigned in one can be a letter in the other; only characters Python's table assigns are used.
+# Characters Python's own table assigns; the ones it does not are the next test's.
 assigned = st.characters(blacklist_categories=("Cn", "Cs"))
 
 
@@ -38,6 +43,26 @@ assigned = st.characters(blacklist_categories=("Cn", "Cs"))
 def test_generated_text_matches_tiktoken(gpt2, tiktoken_gpt2, text):
     assert gpt2.encode(text) == tiktoken_gpt2.encode(text, allowed_special="all")
     assert gpt2.encode(text, allowed_special="none") == tiktoken_gpt2.encode_ordinary(text)
+
+
+def test_code_points_newer_than_pythons_unicode_match_tiktoken(gpt2, tiktoken_gpt2):
+    """`regex` and tiktoken's Rust regex each ship a Unicode table; only the pinned `regex`
+    version has tiktoken's (README: Unicode tables)."""
+    import regex
+
+    points = unassigned_in_pythons_unicode()
+    text = letter_probe(points)
+    if gpt2.encode(text, allowed_special="none") != tiktoken_gpt2.encode_ordinary(text):
+        bad = [
+            c
+            for c in points
+            if gpt2.encode(chr(c) + "'s") != tiktoken_gpt2.encode_ordinary(chr(c) + "'s")
+        ]
+        pytest.fail(
+            f"{len(bad)} code points (the first U+{bad[0]:04X}) split differently from "
+            f"tiktoken: regex {regex.__version__} has another Unicode table; install the "
+            "version pyproject.toml pins"
+        )
 
 
 def test_missing_or_wrong_gpt2_files(tmp_path):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.errors import CourseError
 from week2_tokenizer.pretokenize import (
+    GPT4_PATTERN,
     compile_pattern,
     count_pretokens,
     iter_chunks,
@@ -13,6 +19,9 @@ from week2_tokenizer.pretokenize import (
     safe_cut,
     split_on_specials,
 )
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference import cl100k_pattern  # noqa: E402
 
 
 def test_gpt2_pattern():
@@ -84,9 +93,122 @@ def test_chunks_count_like_the_whole(text, size):
 
 
 def test_bad_pattern_is_a_clear_error():
-    import pytest
-
-    from shared.errors import CourseError
-
     with pytest.raises(CourseError, match="not a valid regex"):
         compile_pattern("(unclosed")
+
+
+# ------------------------------------------------------------------ GPT-4's pattern is cl100k's
+
+
+def test_gpt4_pattern_is_cl100k_base_character_for_character():
+    assert cl100k_pattern() == GPT4_PATTERN
+
+
+def test_gpt4_keeps_trailing_whitespace_in_one_piece():
+    """The alternative the course once lacked: `\\s++$`, whitespace that ends the text."""
+    assert pretokenize("ok \n ", "gpt4") == ["ok", " \n "]
+    assert pretokenize("ok \n x", "gpt4") == ["ok", " \n", " x"]
+
+
+# Every string of at most SHORT bytes over this alphabet is one tiktoken token, so tiktoken's
+# tokens of a text that short are exactly its pre-tokens: the splits of its Rust regex engine.
+ALPHABET = ["a", "B", "s", "1", "'", ".", " ", "\n", "\r", "\t"]
+SHORT = 5
+
+
+@pytest.fixture(scope="module")
+def tiktoken_cl100k_splits():
+    import tiktoken
+
+    strings = [""]
+    ranks = {}
+    for _ in range(SHORT):
+        strings = [s + c for s in strings for c in ALPHABET]
+        ranks.update((s.encode(), len(ranks)) for s in strings)
+    ranks.update((bytes([b]), len(ranks)) for b in range(256) if bytes([b]) not in ranks)
+    encoding = tiktoken.Encoding(
+        "cl100k-splits", pat_str=cl100k_pattern(), mergeable_ranks=ranks, special_tokens={}
+    )
+    return lambda text: [encoding.decode_single_token_bytes(t) for t in encoding.encode(text)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(ALPHABET), max_size=SHORT))
+def test_gpt4_splits_equal_tiktokens(tiktoken_cl100k_splits, text):
+    assert [p.encode() for p in pretokenize(text, "gpt4")] == tiktoken_cl100k_splits(text)
+
+
+@pytest.fixture(scope="module")
+def gpt4_pair():
+    """A small BPE trained with the gpt4 pattern, and tiktoken running the same merges with
+    cl100k's pattern: their ids agree only where their pre-tokens do."""
+    import tiktoken
+
+    from week2_tokenizer import train_bpe
+
+    text = "It's 2024: 12345 cats\r\n\r\n  said 'HELLO'...\n\tnaïve 日本語 ok  \n" * 30
+    tokenizer = train_bpe(text, 420, special_tokens=[], pattern="gpt4", progress=False)
+    ranks = {token: i for i, token in tokenizer.vocab.items()}
+    encoding = tiktoken.Encoding(
+        "gpt4-course", pat_str=cl100k_pattern(), mergeable_ranks=ranks, special_tokens={}
+    )
+    return tokenizer, encoding
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.text(max_size=12),
+            st.text(alphabet=st.sampled_from(list(" \t\r\n")), max_size=5),
+            st.sampled_from(["It's", " 12345", "cats", "...", "'LL", "日本", "\r\n"]),
+        ),
+        max_size=10,
+    ).map("".join)
+)
+def test_gpt4_ids_equal_tiktokens_on_longer_text(gpt4_pair, text):
+    tokenizer, encoding = gpt4_pair
+    assert tokenizer.encode(text) == encoding.encode_ordinary(text)
+
+
+# ------------------------------------------------------------------ patterns from files
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"(a+)+$", "has capturing groups"),
+        (r"(?:a+)+$|.|\s", "took over"),  # the issue's 6-minute pattern, without its group
+        (r"\p{L}+", "so encoding would drop text"),
+    ],
+)
+def test_an_unsafe_pattern_is_refused_before_it_runs(pattern, message):
+    with pytest.raises(CourseError, match=message):
+        compile_pattern(pattern)
+
+
+def test_a_checked_pattern_still_cannot_drop_text_or_hang():
+    """The probes cannot foresee every text: the same checks run on every encode."""
+    from week2_tokenizer import Tokenizer
+
+    dropping = Tokenizer.bytes_only([], pattern=r"[^Q]+")  # passes the probes, which hold no Q
+    assert dropping.decode(dropping.encode("plain text")) == "plain text"
+    with pytest.raises(CourseError, match="covers 2 of the 3 characters"):
+        dropping.encode("aQb")
+    slow = Tokenizer.bytes_only([], pattern=r"(?:Q+)+$|[^Q]+|Q")
+    with pytest.raises(CourseError, match="took over 1.1 s on 5001 characters"):
+        slow.encode("Q" * 5000 + "!")
+
+
+def test_a_custom_pattern_that_passes_the_check_works():
+    from week2_tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.bytes_only([], pattern=r"\S+|\s+")
+    text = "two  words\r\n"
+    assert pretokenize(text, r"\S+|\s+") == ["two", "  ", "words", "\r\n"]
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+
+
+def test_an_empty_special_token_is_refused():
+    with pytest.raises(CourseError, match="must be a non-empty string"):
+        split_on_specials("abc", [""])

@@ -67,6 +67,12 @@ def corrupt(document: dict, key: str, value) -> dict:
         ("special_tokens", {"<|endoftext|>": "x"}, "must be an integer id"),
         ("special_tokens", {"<|endoftext|>": 3}, "does not hold its bytes"),
         ("pattern", "(", "not a valid regex"),
+        ("pattern", "(a+)+$", "has capturing groups"),
+        ("pattern", r"\p{L}+|\p{N}+", "so encoding would drop text"),
+        ("special_tokens", {"": 399}, "must be a non-empty string"),
+        ("trained_on", "tinyshakespeare", "'trained_on' must be an object"),
+        ("trained_on", {"corpus": "c", "sha256": "0" * 64, "split": "val"}, "must be one of"),
+        ("trained_on", {"corpus": "c", "sha256": "xyz", "split": "all"}, "64 hexadecimal"),
     ],
 )
 def test_load_names_what_is_wrong(small_bpe, tmp_path, key, value, message):
@@ -108,3 +114,41 @@ def test_unknown_character_in_a_token(small_bpe, tmp_path):
     (tmp_path / "t.json").write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(CourseError, match=r"vocab\[300\] = ' space' has ' ', not a byte character"):
         Tokenizer.load(tmp_path / "t.json")
+
+
+def test_a_pattern_that_backtracks_is_refused_in_seconds(small_bpe, tmp_path):
+    """The issue's file: `(a+)+$` made a 5,001-character encode take 6 minutes."""
+    import time
+
+    from week2_tokenizer.serialize import to_json_dict
+
+    document = to_json_dict(small_bpe)
+    document["pattern"] = r"(?:a+)+$|[^a]|a"
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(CourseError, match=f"^{path}: pre-tokenizer pattern .* took over"):
+        Tokenizer.load(path)
+    assert time.perf_counter() - start < 30
+
+
+def test_trained_on_is_saved_but_is_not_part_of_the_identity(small_bpe, tmp_path):
+    from week2_tokenizer.provenance import TrainedOn
+
+    record = TrainedOn("notes.txt", "ab" * 32, "train")
+    recorded = Tokenizer(
+        small_bpe.vocab, small_bpe.merges, small_bpe.special_tokens, trained_on=record
+    )
+    recorded.save(tmp_path / "tok.json")
+    loaded = Tokenizer.load(tmp_path / "tok.json")
+    assert loaded.trained_on == record and small_bpe.trained_on is None
+    assert loaded.sha256 == small_bpe.sha256  # a checkpoint of either pairs with both
+
+
+def test_a_file_from_before_trained_on_loads(small_bpe, tmp_path):
+    from week2_tokenizer.serialize import to_json_dict
+
+    document = to_json_dict(small_bpe)
+    assert "trained_on" not in document
+    (tmp_path / "old.json").write_text(json.dumps(document), encoding="utf-8")
+    assert Tokenizer.load(tmp_path / "old.json").trained_on is None

@@ -115,3 +115,50 @@ def test_training_file_errors(tmp_path):
         train_bpe(latin1, 300, progress=False)
     with pytest.raises(CourseError, match="not found"):
         train_bpe(tmp_path / "missing.txt", 300, progress=False)
+
+
+def test_an_empty_special_token_is_refused():
+    """An empty special token matched between every byte: id 256 after each one."""
+    with pytest.raises(CourseError, match="special token '': a special token must be a non-empty"):
+        train_bpe("some text", 300, special_tokens=["<|endoftext|>", ""], progress=False)
+
+
+def test_stopping_short_is_refused_with_the_size_reached():
+    from week2_tokenizer.train import require_vocab_size
+
+    tokenizer = train_bpe("abab", 1000, special_tokens=[], progress=False)
+    with pytest.raises(CourseError, match=r"--vocab-size 1000 is more than abab gives: .* at 258"):
+        require_vocab_size(tokenizer, 1000, "--vocab-size", "abab")
+    require_vocab_size(tokenizer, 258, "--vocab-size", "abab")
+
+
+def test_a_file_is_read_as_its_bytes(tmp_path, monkeypatch):
+    """CRLF stays CRLF: the tokenizer learns the file's real bytes, across block boundaries too."""
+    from week2_tokenizer import pretokenize
+
+    text = "line one,\r\nline two é\r\n" * 50
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(text.encode("utf-8"))
+    monkeypatch.setattr(pretokenize, "CHUNK_CHARS", 7)  # blocks that cut "\r\n" and "é"
+    assert "".join(pretokenize.read_file_chunks(path)) == text
+    from_file = train_bpe(path, 300, special_tokens=[], progress=False, processes=1)
+    assert from_file.merges == train_bpe(text, 300, special_tokens=[], progress=False).merges
+    assert any(b"\r\n" in left + right for left, right in from_file.merges)
+
+
+@pytest.mark.parametrize("block", [4, 5, 1 << 20])
+def test_not_utf8_names_the_byte_offset(tmp_path, monkeypatch, block):
+    from week2_tokenizer import pretokenize
+
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("naïve ".encode() + "café".encode("latin-1"))  # 0xe9 at byte 10
+    monkeypatch.setattr(pretokenize, "CHUNK_CHARS", block)
+    with pytest.raises(
+        CourseError, match=r"latin1.txt: not UTF-8 text \(bad byte 0xe9 at byte off"
+    ):
+        list(pretokenize.read_file_chunks(path))
+    with pytest.raises(CourseError, match="at byte offset 10"):
+        list(pretokenize.read_file_chunks(path))
+    path.write_bytes("ok é".encode()[:-1])  # the file ends inside a character
+    with pytest.raises(CourseError, match=r"bad byte 0xc3 at byte offset 3"):
+        list(pretokenize.read_file_chunks(path))
