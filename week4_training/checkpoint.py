@@ -12,7 +12,10 @@ A checkpoint is one `torch.save`d dict, written atomically (temporary file, then
     optimizer, scaler, sampler, rng     AdamW moments, GradScaler scale, the batch generator,
                     and the Python / NumPy / PyTorch (and CUDA) random states: resume needs them
 
-It is read with `weights_only=True`, so loading a file never runs code from it.
+It is read with `weights_only=True`, so loading a file never runs code from it, and checked
+once, in `read_checkpoint`, which every reader goes through (eval, resume, week 5's sample and
+evaluate): a missing entry, a wrong type or NaN weights are one line naming the file, not a
+KeyError (or a `bits per byte nan`) further on.
 `checkpoint.pt` is the best model by validation loss; `last.pt` the latest state, for resume.
 """
 
@@ -29,7 +32,7 @@ import torch
 from torch import nn
 
 from shared.atomic import atomic_write
-from shared.config import Config, config_from_dict
+from shared.config import Config, ConfigError, config_from_dict
 from shared.errors import CourseError
 
 FORMAT = "tiny-gpt-course checkpoint"
@@ -95,8 +98,27 @@ def checkpoint_file(path: str | Path) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw checkpoint dict; a file that is not one of ours is a clear error."""
+# What every checkpoint holds (enough to sample from it), and what resuming a run needs besides.
+# A number type that JSON could write either way (5 or 5.0) accepts both.
+SAMPLING_ENTRIES: dict[str, tuple[type, ...]] = {
+    "model": (dict,),
+    "config": (dict,),
+    "tokenizer": (dict,),
+    "step": (int,),
+    "best_val_loss": (float, int),
+}
+RESUME_ENTRIES: dict[str, tuple[type, ...]] = {
+    "optimizer": (dict,),
+    "scaler": (dict, type(None)),
+    "sampler": (dict,),
+    "rng": (dict,),
+    "last_eval_step": (int,),
+}
+
+
+def read_checkpoint(path: str | Path, *, resume: bool = False) -> dict[str, Any]:
+    """The checkpoint dict, checked: a file that is not one of ours, or one that lacks what its
+    reader needs (`resume`: the training state too), is one clear error naming the file."""
     path = checkpoint_file(path)
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
@@ -106,16 +128,55 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CourseError(f"{path}: not a tiny-gpt-course checkpoint")
     if document.get("version") != VERSION:
         raise CourseError(f"{path}: checkpoint version {document.get('version')} is not supported")
+    check_document(document, path, resume=resume)
     return document
 
 
-def tokenizer_from_checkpoint(document: dict[str, Any]):
+def check_document(document: dict[str, Any], path: Path | str, *, resume: bool = False) -> None:
+    """The one check of a checkpoint's contents, so that sample, eval and resume never meet a
+    KeyError or a NaN deep inside: entries present with the right types, finite weights."""
+    wanted = {**SAMPLING_ENTRIES, **(RESUME_ENTRIES if resume else {})}
+    for key, kinds in wanted.items():
+        if key not in document:
+            raise CourseError(f"{path}: damaged checkpoint: it has no {key!r} entry")
+        value = document[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            allowed = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
+            raise CourseError(
+                f"{path}: damaged checkpoint: {key!r} is a {type(value).__name__}, not {allowed}"
+            )
+    record = document["tokenizer"]
+    if not all(isinstance(record.get(k), str) for k in ("sha256", "json")):
+        raise CourseError(f"{path}: damaged checkpoint: its tokenizer record lacks sha256 or json")
+    if "world_size" in document and not _is_count(document["world_size"]):
+        raise CourseError(f"{path}: damaged checkpoint: 'world_size' is not a positive integer")
+    for name, tensor in document["model"].items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CourseError(f"{path}: damaged checkpoint: model entry {name!r} is not a tensor")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CourseError(
+                f"{path}: the model's weights hold NaN or infinite values ({name}); nothing "
+                "useful can be computed with them: use a checkpoint from before the run diverged"
+            )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def tokenizer_from_checkpoint(document: dict[str, Any], where: Path | str = "checkpoint"):
     """The tokenizer embedded in a checkpoint (checked against its recorded sha256)."""
     from week2_tokenizer.serialize import from_json_dict
 
-    tokenizer = from_json_dict(json.loads(document["tokenizer"]["json"]))
-    if tokenizer.sha256 != document["tokenizer"]["sha256"]:
-        raise CourseError("the checkpoint's embedded tokenizer does not match its recorded sha256")
+    record = document["tokenizer"]
+    try:
+        tokenizer = from_json_dict(json.loads(record["json"]))
+    except json.JSONDecodeError as error:
+        raise CourseError(f"{where}: the embedded tokenizer is not valid JSON ({error})") from None
+    except CourseError as error:
+        raise CourseError(f"{where}: the embedded tokenizer: {error}") from None
+    if tokenizer.sha256 != record["sha256"]:
+        raise CourseError(f"{where}: the embedded tokenizer does not match its recorded sha256")
     return tokenizer
 
 
@@ -171,13 +232,16 @@ class LoadedCheckpoint:
     path: Path
 
 
-def config_of(document: dict[str, Any]) -> Config:
+def config_of(document: dict[str, Any], where: Path | str = "checkpoint") -> Config:
     """The resolved config a checkpoint was trained with."""
     import week2_tokenizer  # noqa: F401 - registers the `tokenizer` section
     import week3_model  # noqa: F401 - registers the `model` section
     import week4_training.config  # noqa: F401 - registers the `train` section
 
-    return config_from_dict(document["config"], source="checkpoint config")
+    try:
+        return config_from_dict(document["config"], source="config")
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def load_checkpoint(
@@ -191,8 +255,8 @@ def load_checkpoint(
 
     file = checkpoint_file(path)
     document = read_checkpoint(file)
-    config = config_of(document)
-    own_tokenizer = tokenizer_from_checkpoint(document)
+    config = config_of(document, file)
+    own_tokenizer = tokenizer_from_checkpoint(document, file)
     if tokenizer is not None:
         check_tokenizer(document, tokenizer, file)
     model_config: GPTConfig = config.model

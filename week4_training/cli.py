@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.config import Config, config_from_dict, load_config
 from shared.errors import CourseError
+from shared.flags import yes_flag
 from shared.paths import RUNS_DIR
 from shared.registry import Registry
 
@@ -50,23 +52,53 @@ def train_config(args: argparse.Namespace) -> Config:
 
 def train_command(args: argparse.Namespace, parallel: SingleProcess | None = None) -> int:
     """`train`: week 6 calls this with its DistributedDataParallel `parallel` strategy, under
-    which every process runs it and rank 0 alone prints and writes the run folder."""
+    which every process runs it and rank 0 alone prints and writes the run folder.
+
+    The run folder is locked from the first check to the last file written (rank 0 holds the
+    lock), so a second `make train` of the same run.name is refused, not mixed into this one.
+    """
     from week4_training.parallel import SingleProcess
+    from week4_training.trainer import run_folder
+
+    parallel = parallel if parallel is not None else SingleProcess()
+    if args.resume and _is_mlx_run(Path(args.resume)):
+        with _claim(Path(args.resume), args, parallel):
+            return TRAINING_BACKENDS.get("mlx")(args)  # an MLX run resumes in MLX
+    cfg = train_config(args)
+    with _claim(run_folder(cfg, args.resume), args, parallel):
+        if not args.resume and cfg.run.backend != "torch":
+            return TRAINING_BACKENDS.get(cfg.run.backend)(args)
+        return _train_torch(cfg, args, parallel)
+
+
+def _is_mlx_run(run_dir: Path) -> bool:
+    return not (run_dir / "last.pt").is_file() and (run_dir / "last.safetensors").is_file()
+
+
+def _claim(run_dir: Path, args: argparse.Namespace, parallel: SingleProcess):
+    """Rank 0 checks and locks `run_dir` (see `shared.runs.claim_run_dir`); the lock is released
+    when the `with` block ends, and by the operating system if the process dies first."""
+    from shared.runs import claim_run_dir
+
+    def claim():
+        return claim_run_dir(
+            run_dir,
+            resume=bool(args.resume),
+            overwrite=args.overwrite,
+            world_size=parallel.world_size,
+        )
+
+    return parallel.on_main(claim) or nullcontext()
+
+
+def _train_torch(cfg: Config, args: argparse.Namespace, parallel: SingleProcess) -> int:
     from week4_training.plot import plot_run
     from week4_training.trainer import Trainer, resume_command
 
-    parallel = parallel if parallel is not None else SingleProcess()
     say = print if parallel.is_main else _quiet
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "last.pt").is_file() and (run_dir / "last.safetensors").is_file():
-            return TRAINING_BACKENDS.get("mlx")(args)  # an MLX run resumes in MLX
-    cfg = train_config(args)
     if args.resume:
         overrides = args.overrides or "none"
         say(f"config: {args.resume}'s own (the checkpoint's), overrides: {overrides}")
-    elif cfg.run.backend != "torch":
-        return TRAINING_BACKENDS.get(cfg.run.backend)(args)
     trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite, log=say, parallel=parallel)
     model = trainer.model
     say(
@@ -75,10 +107,11 @@ def train_command(args: argparse.Namespace, parallel: SingleProcess | None = Non
         f"{trainer.tokenizer.vocab_size}, {len(trainer.data.train.tokens):,} training tokens "
         f"({'encoded now' if trainer.data.rebuilt else 'cached'}: {trainer.data.folder})"
     )
+    resume_hint = resume_command(trainer.run_dir, parallel.world_size)
     try:
         result = trainer.run()
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved last.pt
-        say(f"\ninterrupted; resume the last saved state: {resume_command(trainer.run_dir)}")
+        say(f"\ninterrupted; resume the last saved state: {resume_hint}")
         return 130
     if result.interrupted:
         return 130
@@ -116,7 +149,13 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = loaded.config
     data = load_token_data(cfg.data.corpus, loaded.tokenizer)
     result = evaluate(
-        loaded.model, data.val, cfg.model.block_size, cfg.train.batch_size, device, cfg.train.dtype
+        loaded.model,
+        data.val,
+        cfg.model.block_size,
+        cfg.train.batch_size,
+        device,
+        cfg.train.dtype,  # the precision the run trained (and evaluated) in
+        progress=True,
     )
     print(f"checkpoint {loaded.path} (step {loaded.step}), validation split of {cfg.data.corpus}")
     print(f"  tokens evaluated   {result.n_tokens:,} ({result.n_bytes:,} bytes of text)")
@@ -150,7 +189,15 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     multi-process command takes the same ones."""
     command.add_argument("--config", default="configs/tiny.yaml", help="the run config (YAML)")
     command.add_argument("--resume", default=None, help="a run folder to continue from")
-    command.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    command.add_argument(
+        "--overwrite",
+        nargs="?",
+        const=True,
+        default=False,
+        type=yes_flag("OVERWRITE"),
+        metavar="1|yes|true",
+        help="replace an existing run folder (make train OVERWRITE=1)",
+    )
     command.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")
 
 

@@ -6,8 +6,8 @@
       max_iters: 2000         # optimizer steps
       lr: 1.0e-3              # peak learning rate, reached after warmup
       min_lr: 1.0e-4          # the floor the cosine decays to
-      warmup_iters: 100
-      lr_decay_iters: 2000    # the step where the cosine reaches min_lr
+      warmup_iters: null      # null (or left out): 5% of max_iters, e.g. 100 of 2000
+      lr_decay_iters: null    # the step where the cosine reaches min_lr; null: max_iters
       weight_decay: 0.1
       beta1: 0.9
       beta2: 0.99
@@ -28,6 +28,9 @@ from typing import Literal
 
 from shared.config import check, register_section
 
+# A warm-up left unset is 1/20 (5%) of the run: 100 steps of a 2000-step run, as nanoGPT's.
+WARMUP_DIVISOR = 20
+
 
 @register_section("train")
 @dataclass
@@ -42,8 +45,12 @@ class TrainConfig:
     max_iters: the number of optimizer steps of the whole run.
     lr: the peak learning rate, reached at the end of warmup.
     min_lr: the learning rate the cosine decays to, and keeps after `lr_decay_iters`.
-    warmup_iters: steps of linear warmup from lr/warmup_iters up to lr (0 = no warmup).
-    lr_decay_iters: the step at which the cosine decay reaches `min_lr` (usually = max_iters).
+    warmup_iters: steps of linear warmup from lr/warmup_iters up to lr (0 = no warmup). Left
+        out, it follows the run's length: 5% of max_iters (rounded down).
+    lr_decay_iters: the step at which the cosine decay reaches `min_lr`. Left out, max_iters:
+        the run ends as the decay does, however short the run.
+    Both are resolved into numbers when the config is built, so a run's config.yaml (and a
+    resumed run) keeps the schedule the run started with.
     weight_decay: AdamW's decoupled weight decay, applied to matrices only (dim >= 2).
     beta1, beta2: AdamW's moving-average factors for the gradient and its square.
     grad_clip: the largest allowed global gradient norm; larger gradients are scaled down.
@@ -60,8 +67,8 @@ class TrainConfig:
     max_iters: int = 2000
     lr: float = 1e-3
     min_lr: float = 1e-4
-    warmup_iters: int = 100
-    lr_decay_iters: int = 2000
+    warmup_iters: int | None = None
+    lr_decay_iters: int | None = None
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
@@ -73,6 +80,10 @@ class TrainConfig:
     sample_tokens: int = 300
 
     def __post_init__(self) -> None:
+        if self.warmup_iters is None:
+            self.warmup_iters = self.max_iters // WARMUP_DIVISOR
+        if self.lr_decay_iters is None:
+            self.lr_decay_iters = max(self.max_iters, self.warmup_iters)
         for key in ("batch_size", "grad_accum_steps", "max_iters", "eval_interval", "log_interval"):
             check(getattr(self, key) > 0, key, "a positive integer")
         check(self.lr > 0, "lr", f"a positive number, got {self.lr}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,8 +95,14 @@ def _read_bin(path: Path, dtype: np.dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r")
 
 
-def load_token_data(corpus: str, tokenizer, root: Path | None = None) -> TokenData:
-    """Encode `corpus` (a known name or a path) with `tokenizer`, or reuse the cached encoding."""
+def load_token_data(
+    corpus: str, tokenizer, root: Path | None = None, log: Callable[[str], None] | None = None
+) -> TokenData:
+    """Encode `corpus` (a known name or a path) with `tokenizer`, or reuse the cached encoding.
+
+    Encoding a large corpus takes a while; `log` (e.g. `print`) is told when it starts. Ctrl-C
+    in the middle leaves no cache behind: each file is written atomically, meta.json last.
+    """
     text = read_text(corpus_path(corpus))
     corpus_sha = _sha256_text(text)
     root = Path(root) if root is not None else cache_dir() / "tokens"
@@ -116,6 +123,8 @@ def load_token_data(corpus: str, tokenizer, root: Path | None = None) -> TokenDa
             folder=folder,
             rebuilt=False,
         )
+    if log is not None:
+        log(f"encoding {corpus} with the tokenizer, once (cached in {folder})")
     train_text, val_text = split_text(text)
     train, val = encode_split(tokenizer, train_text), encode_split(tokenizer, val_text)
     _write_bin(folder / "train.bin", train.tokens)

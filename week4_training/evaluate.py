@@ -31,11 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from shared.device import autocast
 from shared.metrics import bits_per_byte, perplexity
 from week4_training.data import TokenSplit
 from week4_training.parallel import SingleProcess
+
+PROGRESS_DELAY_S = 3.0  # a quicker evaluation finishes before any bar appears
 
 
 @dataclass
@@ -78,12 +81,14 @@ def evaluate(
     device: torch.device | str = "cpu",
     dtype: str = "float32",
     parallel: SingleProcess | None = None,
+    progress: bool = False,
 ) -> EvalResult:
     """Loss, perplexity and bits per byte of `model` on a whole split, deterministic and exact.
 
     `val_tokens` is a `TokenSplit` (see `week4_training.data.encode_split`); the model is put in
     eval mode for the walk and returned to the mode it was in. With a `parallel` strategy of
     several processes, each evaluates its share of the batches and all get the whole figure.
+    `progress` shows a bar (on rank 0) once the walk has taken more than a few seconds.
     """
     parallel = parallel if parallel is not None else SingleProcess()
     device = torch.device(device)
@@ -92,8 +97,17 @@ def evaluate(
     batch_nats = torch.zeros(len(starts), dtype=torch.float64)
     was_training = model.training
     model.eval()
+    shown = progress and parallel.is_main
+    walk = tqdm(
+        range(parallel.rank, len(starts), parallel.world_size),
+        desc="evaluating",
+        unit="batch",
+        disable=not shown,
+        delay=PROGRESS_DELAY_S,
+        leave=False,
+    )
     try:
-        for b in range(parallel.rank, len(starts), parallel.world_size):
+        for b in walk:
             x = inputs[starts[b] : starts[b] + batch_size].to(device)
             y = targets[starts[b] : starts[b] + batch_size].to(device)
             with autocast(device, dtype):
@@ -103,6 +117,7 @@ def evaluate(
             )
             batch_nats[b] = float(nats)
     finally:
+        walk.close()
         model.train(was_training)
     total_nats = math.fsum(parallel.all_reduce_sum(batch_nats).tolist())
     n_tokens = int((targets >= 0).sum())  # every process holds all the windows: no exchange

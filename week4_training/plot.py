@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from shared.atomic import atomic_write  # noqa: E402
 from shared.runs import read_metrics  # noqa: E402
 
 
@@ -52,10 +53,7 @@ def plot_run(run_dir: str | Path) -> Path:
     bottom.set_xlabel("step")
     bottom.grid(alpha=0.3)
     figure.tight_layout()
-    target = run_dir / "curves.png"
-    figure.savefig(target, dpi=100)
-    plt.close(figure)
-    return target
+    return _save(figure, run_dir / "curves.png")
 
 
 def plot_comparison(run_dirs: Sequence[str | Path], target: str | Path) -> Path:
@@ -70,8 +68,14 @@ def plot_comparison(run_dirs: Sequence[str | Path], target: str | Path) -> Path:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, dpi=100)
-    plt.close(figure)
+    return _save(figure, Path(target))
+
+
+def _save(figure, target: Path) -> Path:
+    """Write the PNG atomically: a full disk or a read-only folder is one line naming `target`,
+    and never leaves half a picture behind."""
+    try:
+        atomic_write(target, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    finally:
+        plt.close(figure)
     return target

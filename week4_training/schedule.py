@@ -43,3 +43,25 @@ def schedule_from_config(train) -> Callable[[int], float]:
         )
 
     return at
+
+
+def schedule_warnings(train) -> list[str]:
+    """What is wrong with a schedule that does not fit its run, one line each (none: it fits).
+
+    Left out of a config, warm-up and decay follow max_iters and always fit; set by hand, they
+    may not: `ARGS="train.max_iters=100"` on a config with warmup_iters 100 never leaves warm-up.
+    """
+    fix = "set it with train.max_iters, or leave it out of the config to follow max_iters"
+    if train.warmup_iters >= train.max_iters:
+        return [
+            f"train.warmup_iters={train.warmup_iters} is not below train.max_iters="
+            f"{train.max_iters}: the run never leaves warm-up; {fix}"
+        ]
+    if train.lr_decay_iters > train.max_iters and train.min_lr < train.lr:
+        end = schedule_from_config(train)(train.max_iters - 1)
+        return [
+            f"train.lr_decay_iters={train.lr_decay_iters} is beyond train.max_iters="
+            f"{train.max_iters}: the run ends at lr {end:.2e}, before decaying to train.min_lr="
+            f"{train.min_lr:.2e}; {fix}"
+        ]
+    return []

@@ -20,6 +20,7 @@ rank resumes its own stream.
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import time
@@ -30,13 +31,15 @@ from functools import partial
 from pathlib import Path
 
 import torch
+import yaml
+from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_write_text
 from shared.config import Config
 from shared.device import autocast, seed_everything
 from shared.errors import CourseError
-from shared.runs import MetricsLog, prepare_run_dir, write_config
+from shared.runs import MetricsLog, make_resume_command, prepare_run_dir, write_config
 from week4_training.checkpoint import (
     BEST,
     LAST,
@@ -53,7 +56,7 @@ from week4_training.evaluate import EvalResult, evaluate
 from week4_training.optim import make_optimizer, set_learning_rate
 from week4_training.parallel import SingleProcess
 from week4_training.sample import sample_ids
-from week4_training.schedule import schedule_from_config
+from week4_training.schedule import schedule_from_config, schedule_warnings
 from week4_training.step import make_scaler, optimizer_step
 
 
@@ -110,18 +113,84 @@ def resolve_model_config(cfg: Config, tokenizer) -> Config:
     return cfg
 
 
-def resume_command(run_dir: Path) -> str:
-    return f"make train RESUME={run_dir}   (or: python -m week4_training train --resume {run_dir})"
+def run_folder(cfg: Config, resume: str | Path | None = None) -> Path:
+    """The folder a run writes: the one it resumes, or `run.out_dir/run.name` for a new run."""
+    return Path(resume) if resume is not None else Path(cfg.run.out_dir) / cfg.run.name
+
+
+def resume_command(run_dir: Path, world_size: int = 1) -> str:
+    """What to type to continue a run; a run of several processes resumes with as many."""
+    command = make_resume_command(run_dir, world_size)
+    if world_size > 1:
+        return command
+    python = f"python -m week4_training train --resume {run_dir}"
+    return f"{command}   (or, with the venv active: {python})"
 
 
 def check_world_size(document: dict, world_size: int, where: Path) -> None:
     """A run resumes with as many processes as wrote it: each continues its own batch stream."""
-    saved = int(document.get("world_size", 1))
+    saved = document.get("world_size", 1)
     if saved != world_size:
         raise CourseError(
             f"{where} was written by a run of {saved} process(es), and this one has {world_size}; "
             f"resume it with {saved} (NPROC={saved}): each process continues its own batch stream"
         )
+
+
+# What makes a run itself: its text, tokenizer and model, its name and seed. A resume may change
+# anything else (train.max_iters above all), and config.yaml is rewritten to say so.
+IDENTITY_SECTIONS = ("data", "tokenizer", "model")
+IDENTITY_RUN_KEYS = ("name", "seed")
+
+
+def run_identity(config: dict) -> dict[str, object]:
+    """`{"model.n_layer": 4, ..., "run.name": "tiny", "run.seed": 1337}` of a config dict."""
+
+    def section(name: str) -> dict:
+        body = config.get(name)
+        return body if isinstance(body, dict) else {}
+
+    identity = {f"{s}.{k}": v for s in IDENTITY_SECTIONS for k, v in section(s).items()}
+    identity.update({f"run.{k}": section("run").get(k) for k in IDENTITY_RUN_KEYS})
+    return identity
+
+
+def check_same_run(document: dict, run_dir: Path) -> None:
+    """Refuse a last.pt that belongs to another run than the folder's config.yaml describes
+    (one copied in from elsewhere): resuming it would mix two runs in one folder."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
+    try:
+        folder_config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise CourseError(f"{path}: not a readable config (is the run folder damaged?)") from None
+    if not isinstance(folder_config, dict):
+        raise CourseError(f"{path}: not a run config (is the run folder damaged?)")
+    ours, theirs = run_identity(document["config"]), run_identity(folder_config)
+    for key in sorted(set(ours) | set(theirs)):
+        if ours.get(key) != theirs.get(key):
+            raise CourseError(
+                f"{run_dir / LAST} belongs to another run: its {key} is {ours.get(key)!r}, but "
+                f"{path} says {theirs.get(key)!r}; resume the run folder it came from"
+            )
+
+
+def check_not_finished(document: dict, cfg: Config, run_dir: Path, world_size: int) -> None:
+    """A run that reached train.max_iters has nothing left to do: say so, and how to go on."""
+    step, train = document["step"], cfg.train
+    if step < train.max_iters:
+        return
+    more = f'{make_resume_command(run_dir, world_size)} ARGS="train.max_iters={2 * step}"'
+    after_decay = (
+        f" (past train.lr_decay_iters={train.lr_decay_iters} it trains at train.min_lr)"
+        if train.lr_decay_iters <= step
+        else ""
+    )
+    raise CourseError(
+        f"{run_dir} is finished: it reached step {step} of train.max_iters={train.max_iters}; "
+        f"to train on, give it more steps: {more}{after_decay}"
+    )
 
 
 def _silent(message: str) -> None:
@@ -148,12 +217,14 @@ class Trainer:
         self.log = log if parallel.is_main else _silent
         self.progress = progress and parallel.is_main
         train = cfg.train
-        self.run_dir = Path(resume) if resume is not None else Path(cfg.run.out_dir) / cfg.run.name
+        self.run_dir = run_folder(cfg, resume)
         resume_doc = None
-        if resume is not None:
-            prepare_run_dir(self.run_dir, resume=True)  # only reads: every rank checks
-            resume_doc = read_checkpoint(self.run_dir / LAST)
+        if resume is not None:  # only reads: every rank checks
+            prepare_run_dir(self.run_dir, resume=True)
+            resume_doc = read_checkpoint(self.run_dir / LAST, resume=True)
             check_world_size(resume_doc, parallel.world_size, self.run_dir / LAST)
+            check_same_run(resume_doc, self.run_dir)
+            check_not_finished(resume_doc, cfg, self.run_dir, parallel.world_size)
         elif not overwrite:  # refuses an existing run before any slow work
             parallel.on_main(lambda: prepare_run_dir(self.run_dir))
         self.device = parallel.device(cfg.run.device)
@@ -167,7 +238,11 @@ class Trainer:
         if resume_doc is not None:
             check_tokenizer(resume_doc, self.tokenizer, self.run_dir / LAST)
         self.cfg = cfg = resolve_model_config(cfg, self.tokenizer)
-        self.data = parallel.main_first(lambda: load_token_data(cfg.data.corpus, self.tokenizer))
+        for warning in schedule_warnings(cfg.train):
+            self.log(f"warning: {warning}")
+        self.data = parallel.main_first(
+            lambda: load_token_data(cfg.data.corpus, self.tokenizer, log=self.log)
+        )
         block = cfg.model.block_size
         self.sampler = BatchSampler(
             self.data.train.tokens, block, train.batch_size, cfg.run.seed, rank=parallel.rank
@@ -197,21 +272,28 @@ class Trainer:
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl") if parallel.is_main else None
         if resume_doc is not None:
             self._restore(resume_doc)
-        else:
-            parallel.on_main(lambda: write_config(self.run_dir, cfg.to_yaml()))
+        # config.yaml says what this run trains with: a resume's overrides go into it too
+        parallel.on_main(lambda: write_config(self.run_dir, cfg.to_yaml()))
 
     # ------------------------------------------------------------------ state
 
     def _restore(self, document: dict) -> None:
-        load_model_state(self.model, document["model"], self.run_dir / LAST)
-        self.optimizer.load_state_dict(document["optimizer"])
-        if document["scaler"]:
-            self.scaler.load_state_dict(document["scaler"])
-        own = document["ranks"][self.parallel.rank] if "ranks" in document else document
-        self.sampler.load_state_dict(own["sampler"])
-        set_rng_state(own["rng"])
-        self.step = int(document["step"])
-        self.last_eval_step = int(document["last_eval_step"])
+        where = self.run_dir / LAST
+        load_model_state(self.model, document["model"], where)
+        try:
+            self.optimizer.load_state_dict(document["optimizer"])
+            if document["scaler"]:
+                self.scaler.load_state_dict(document["scaler"])
+            own = document["ranks"][self.parallel.rank] if "ranks" in document else document
+            self.sampler.load_state_dict(own["sampler"])
+            set_rng_state(own["rng"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
+            raise CourseError(
+                f"{where}: damaged checkpoint: its training state does not load "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        self.step = document["step"]
+        self.last_eval_step = document["last_eval_step"]
         self.best_val_loss = float(document["best_val_loss"])
         self.train_seconds = float(document.get("train_seconds", 0.0))
         if self.metrics is not None:
@@ -353,7 +435,7 @@ class Trainer:
                 if self.parallel.any(asked):  # every rank stops at the same step
                     self.save_last()
                     say(f"stopped at step {self.step}; saved {self.run_dir / LAST}")
-                    say(f"resume with: {resume_command(self.run_dir)}")
+                    say(f"resume with: {resume_command(self.run_dir, self.parallel.world_size)}")
                     return self._result(last_eval, interrupted=True)
                 start = time.perf_counter()
                 row = self.train_step()
@@ -375,13 +457,18 @@ class Trainer:
         return self._result(last_eval, interrupted=False)
 
     def write_samples(self) -> Path | None:
-        """samples.txt: a short text drawn from the best model, so a run shows what it learned."""
+        """samples.txt: a short text drawn from the best model, so a run shows what it learned.
+
+        The best model is checkpoint.pt's weights (the last ones may be worse), loaded into a copy
+        of the model: copying draws no random numbers, so no random stream of the run moves.
+        """
         n_tokens = self.cfg.train.sample_tokens
         if n_tokens == 0:
             return None
+        model, step, source = self._best_model()
         prompt = [self.tokenizer.eot_id] if self.tokenizer.eot_id is not None else [0]
         ids = sample_ids(
-            self.model,
+            model,
             prompt,
             n_tokens,
             block_size=self.cfg.model.block_size,
@@ -390,9 +477,19 @@ class Trainer:
         )
         text = self.tokenizer.decode(ids)
         target = self.run_dir / "samples.txt"
-        header = f"# step {self.step}, temperature 0.8, {n_tokens} tokens"
+        header = f"# step {step} ({source}), temperature 0.8, {n_tokens} tokens"
         atomic_write_text(target, f"{header}\n{text}\n")
         return target
+
+    def _best_model(self) -> tuple[nn.Module, int, str]:
+        """(model, step, what it is) of checkpoint.pt; the last weights if there is none yet."""
+        path = self.run_dir / BEST
+        if not path.is_file():
+            return self.model, self.step, f"the last weights: no {BEST} was saved"
+        document = read_checkpoint(path)
+        best = copy.deepcopy(self.model)
+        load_model_state(best, document["model"], path)
+        return best, document["step"], f"{BEST}, the best by validation loss"
 
     def _result(self, last_eval: EvalResult | None, interrupted: bool) -> TrainResult:
         return TrainResult(

@@ -12,7 +12,7 @@ from shared.bench import machine_description, median_seconds
 from shared.errors import CourseError, run_cli
 from shared.metrics import bits_per_byte, perplexity
 from shared.registry import Registry
-from shared.runs import MetricsLog, prepare_run_dir, read_metrics, write_config
+from shared.runs import MARKER, MetricsLog, prepare_run_dir, read_metrics, write_config
 
 
 def test_atomic_write_replaces_the_file(tmp_path):
@@ -45,7 +45,8 @@ def test_run_dir_is_created_and_never_silently_reused(tmp_path):
     ):
         prepare_run_dir(run)
     assert (run / "config.yaml").is_file()
-    assert list(prepare_run_dir(run, overwrite=True).iterdir()) == []
+    # emptied, but for the marker that makes it a run folder (see shared.runs)
+    assert [p.name for p in prepare_run_dir(run, overwrite=True).iterdir()] == [MARKER]
 
 
 def test_resume_needs_a_last_checkpoint(tmp_path):

@@ -1,5 +1,8 @@
+import math
 import os
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +21,21 @@ from week4_training.checkpoint import (
 from week4_training.trainer import Trainer
 
 
+def minimal(step: int) -> dict:
+    """The smallest payload `read_checkpoint` accepts: every entry sampling needs, all empty."""
+    empty_tokenizer = {"sha256": "", "json": "{}"}
+    return {
+        "model": {},
+        "config": {},
+        "tokenizer": empty_tokenizer,
+        "step": step,
+        "best_val_loss": 1.0,
+    }
+
+
 def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     target = tmp_path / "last.pt"
-    save_checkpoint(target, {"step": 1})
+    save_checkpoint(target, minimal(1))
     real_save = torch.save
 
     def crash_midway(obj, handle):
@@ -30,7 +45,7 @@ def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(tmp_path, mo
 
     monkeypatch.setattr(torch, "save", crash_midway)
     with pytest.raises(OSError, match="simulated"):
-        save_checkpoint(target, {"step": 2})
+        save_checkpoint(target, minimal(2))
     monkeypatch.undo()
     assert read_checkpoint(target)["step"] == 1
     assert os.listdir(tmp_path) == ["last.pt"]  # no stray temporary file
@@ -98,3 +113,69 @@ def test_latest_run_is_the_most_recent_checkpoint(tmp_path):
         os.utime(tmp_path / name / "checkpoint.pt", (1000 + i, 1000 + i))
     (tmp_path / "no_checkpoint").mkdir()
     assert latest_run(tmp_path) == tmp_path / "c"
+
+
+def _damaged(run_dir, tmp_path, change) -> Path:
+    """A copy of the run's checkpoint.pt with `change(document)` applied."""
+    document = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    change(document)
+    target = tmp_path / "damaged.pt"
+    torch.save(document, target)
+    return target
+
+
+def _set(key, value):
+    return lambda document: document.__setitem__(key, value)
+
+
+def _nan_weight(document):
+    document["model"]["ln_f.weight"][0] = math.nan
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("config"), "damaged checkpoint: it has no 'config' entry"),
+        (lambda d: d.pop("model"), "damaged checkpoint: it has no 'model' entry"),
+        (_set("step", "12"), "'step' is a str, not int"),
+        (_set("step", 1.5), "'step' is a float, not int"),
+        (_set("best_val_loss", None), "'best_val_loss' is a NoneType, not float or int"),
+        (_set("tokenizer", {"sha256": "x"}), "its tokenizer record lacks sha256 or json"),
+        (_set("world_size", "2"), "'world_size' is not a positive integer"),
+        (_nan_weight, "weights hold NaN or infinite values (ln_f.weight)"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_clear_error(trained_run, tmp_path, change, message):
+    damaged = _damaged(trained_run.run_dir, tmp_path, change)
+    with pytest.raises(CourseError, match=re.escape(f"{damaged}: ")) as caught:
+        load_checkpoint(damaged)
+    assert message in str(caught.value)
+
+
+def test_resuming_needs_the_training_state_too(trained_run, tmp_path):
+    damaged = _damaged(trained_run.run_dir, tmp_path, lambda d: d.pop("optimizer"))
+    read_checkpoint(damaged)  # enough to sample from
+    with pytest.raises(CourseError, match="it has no 'optimizer' entry"):
+        read_checkpoint(damaged, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"sha256": "x", "json": "{not json"}, "the embedded tokenizer is not valid JSON"),
+        ({"sha256": "x", "json": '{"format": "other"}'}, "the embedded tokenizer: 'format'"),
+    ],
+)
+def test_a_bad_embedded_tokenizer_is_one_clear_error(trained_run, tmp_path, record, message):
+    damaged = _damaged(trained_run.run_dir, tmp_path, _set("tokenizer", record))
+    with pytest.raises(CourseError, match=re.escape(f"{damaged}: {message}")):
+        load_checkpoint(damaged)
+
+
+def test_a_bad_embedded_config_names_the_file(trained_run, tmp_path):
+    def bad_layers(document):
+        document["config"]["model"]["n_layer"] = -1
+
+    damaged = _damaged(trained_run.run_dir, tmp_path, bad_layers)
+    with pytest.raises(CourseError, match=re.escape(f"{damaged}: model.n_layer")):
+        load_checkpoint(damaged)

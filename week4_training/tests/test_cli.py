@@ -75,7 +75,20 @@ def test_an_existing_run_is_refused_then_overwritten(config_file, capsys):
     capsys.readouterr()
     assert cli("train", "--config", str(config_file), "train.max_iters=1") == 2
     assert "already exists" in one_error_line(capsys)
-    assert cli("train", "--config", str(config_file), "--overwrite", "train.max_iters=1") == 0
+    assert cli("train", "--config", str(config_file), "--overwrite", "1", "train.max_iters=1") == 0
+    assert cli("train", "--config", str(config_file), "train.max_iters=1", "--overwrite") == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("value", ["0", "no", "false", "maybe"])
+def test_overwrite_means_yes_only_when_it_says_so(value, config_file, tmp_path, capsys):
+    assert cli("train", "--config", str(config_file), "train.max_iters=1") == 0
+    before = (tmp_path / "runs" / "test" / "last.pt").read_bytes()
+    capsys.readouterr()
+    argv = ["train", "--config", str(config_file), "--overwrite", value, "train.max_iters=1"]
+    assert cli(*argv) == 2
+    assert f"OVERWRITE={value}: allowed values are 1, yes, true" in one_error_line(capsys)
+    assert (tmp_path / "runs" / "test" / "last.pt").read_bytes() == before
 
 
 def test_bad_arguments_exit_2():

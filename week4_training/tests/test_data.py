@@ -54,6 +54,26 @@ def test_cache_is_built_once_reused_and_rebuilt_for_another_tokenizer(corpus, is
     assert other.decode(rebuilt.val.tokens[1:].tolist()) == val_text
 
 
+def test_encoding_is_announced_and_a_ctrl_c_in_it_leaves_no_cache(corpus, isolated_cache):
+    tokenizer = Tokenizer.bytes_only()
+    said: list[str] = []
+    real_encode = tokenizer.encode
+
+    def pressed_ctrl_c(*args, **kwargs):
+        real_encode(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    tokenizer.encode = pressed_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        load_token_data(str(corpus), tokenizer, log=said.append)
+    assert said[0].startswith(f"encoding {corpus} with the tokenizer, once")
+    assert not any(p.is_file() for p in isolated_cache.rglob("*"))
+    tokenizer.encode = real_encode
+    load_token_data(str(corpus), tokenizer, log=said.append)
+    load_token_data(str(corpus), tokenizer, log=said.append)  # cached: nothing to announce
+    assert len(said) == 2
+
+
 def test_a_damaged_cache_is_rebuilt(corpus):
     tokenizer = Tokenizer.bytes_only()
     first = load_token_data(str(corpus), tokenizer)

@@ -1,3 +1,4 @@
+import importlib
 import math
 
 import numpy as np
@@ -78,3 +79,16 @@ def test_evaluate_under_bfloat16_is_close_to_float32():
 def test_evaluation_needs_two_tokens():
     with pytest.raises(ValueError):
         evaluation_windows(np.array([1]), 4)
+
+
+def test_a_slow_evaluation_shows_progress(monkeypatch, capsys):
+    split = encode_split(Tokenizer.bytes_only(), "all the world's a stage " * 4)
+    model = tiny_model()
+    quiet = evaluate(model, split, 8, 4, progress=True)  # quicker than the delay: no bar
+    assert "evaluating" not in capsys.readouterr().err
+    # the package re-exports the function `evaluate` under the module's own name
+    module = importlib.import_module("week4_training.evaluate")
+    monkeypatch.setattr(module, "PROGRESS_DELAY_S", 0.0)
+    shown = evaluate(model, split, 8, 4, progress=True)
+    assert "evaluating" in capsys.readouterr().err
+    assert shown == quiet

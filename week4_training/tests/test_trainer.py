@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from shared.config import config_from_dict
 from shared.errors import CourseError
 from shared.runs import read_metrics
 from week4_training.checkpoint import read_checkpoint
-from week4_training.trainer import Trainer, TrainingDiverged
+from week4_training.trainer import Trainer, TrainingDiverged, resume_command
 
 MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures: never identical
 
@@ -113,10 +114,11 @@ def test_resume_needs_last_pt(config_factory, tmp_path):
 
 def test_resume_refuses_another_tokenizer_or_model_shape(config_factory):
     run_dir = quiet(config_factory("train.max_iters=1")).run().run_dir
+    more = "train.max_iters=2"  # a finished run is refused as finished, before these checks
     with pytest.raises(CourseError, match="tokenizer"):
-        quiet(resume_config(run_dir, "tokenizer.special_tokens=[]"), resume=run_dir)
+        quiet(resume_config(run_dir, more, "tokenizer.special_tokens=[]"), resume=run_dir)
     with pytest.raises(CourseError, match="another shape"):
-        quiet(resume_config(run_dir, "model.n_embd=32"), resume=run_dir)
+        quiet(resume_config(run_dir, more, "model.n_embd=32"), resume=run_dir)
 
 
 def test_vocab_size_too_small_for_the_tokenizer(config_factory):
@@ -131,3 +133,58 @@ def test_samples_are_written(config_factory):
     assert text.startswith("# step 1")
     silent = quiet(config_factory("run.name=nos", "train.max_iters=1", "train.sample_tokens=0"))
     assert silent.write_samples() is None
+
+
+def test_resuming_a_finished_run_says_so_and_how_to_go_on(config_factory):
+    run_dir = quiet(config_factory()).run().run_dir
+    with pytest.raises(CourseError) as caught:
+        quiet(resume_config(run_dir), resume=run_dir)
+    message = str(caught.value)
+    assert f"{run_dir} is finished: it reached step 8 of train.max_iters=8" in message
+    assert f'make train RESUME={run_dir} ARGS="train.max_iters=16"' in message
+    assert "past train.lr_decay_iters=8 it trains at train.min_lr" in message
+
+
+def test_a_resumed_run_rewrites_its_config_yaml(config_factory):
+    run_dir = quiet(config_factory("train.max_iters=4")).run().run_dir
+    quiet(resume_config(run_dir, "train.max_iters=6"), resume=run_dir).run()
+    assert "max_iters: 6" in (run_dir / "config.yaml").read_text()
+    quiet(resume_config(run_dir, "train.max_iters=8"), resume=run_dir).run()  # and resumes again
+
+
+def test_a_last_pt_from_another_run_is_refused(config_factory):
+    mine = quiet(config_factory("run.name=mine", "train.max_iters=4")).run().run_dir
+    other = quiet(config_factory("run.name=other", "train.max_iters=4", "model.n_embd=32")).run()
+    shutil.copyfile(other.run_dir / "last.pt", mine / "last.pt")
+    with pytest.raises(CourseError, match=r"mine/last.pt belongs to another run: its model.n_embd"):
+        quiet(resume_config(mine, "train.max_iters=8"), resume=mine)
+
+
+def test_a_damaged_training_state_is_one_clear_error(config_factory):
+    run_dir = quiet(config_factory("train.max_iters=4")).run().run_dir
+    document = torch.load(run_dir / "last.pt", weights_only=True)
+    document["sampler"] = {"generator": torch.zeros(3, dtype=torch.uint8)}
+    torch.save(document, run_dir / "last.pt")
+    with pytest.raises(CourseError, match="damaged checkpoint: its training state does not load"):
+        quiet(resume_config(run_dir, "train.max_iters=8"), resume=run_dir)
+
+
+def test_samples_come_from_the_best_checkpoint_and_move_no_random_stream(config_factory):
+    trainer = quiet(config_factory("train.max_iters=4"))
+    trainer.run()
+    best_step = read_checkpoint(trainer.run_dir / "checkpoint.pt")["step"]
+    first = trainer.write_samples().read_text()
+    with torch.no_grad():  # the last weights become useless; the best ones are on disk
+        for parameter in trainer.model.parameters():
+            parameter.zero_()
+    state = torch.get_rng_state()
+    assert trainer.write_samples().read_text() == first
+    assert torch.equal(torch.get_rng_state(), state)
+    assert first.startswith(f"# step {best_step} (checkpoint.pt, the best by validation loss)")
+
+
+def test_the_resume_hint_of_a_multi_process_run_names_nproc(tmp_path):
+    assert resume_command(tmp_path, 2) == f"make train RESUME={tmp_path} NPROC=2"
+    assert "with the venv active: python -m week4_training train --resume" in resume_command(
+        tmp_path
+    )
