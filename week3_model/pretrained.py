@@ -14,6 +14,10 @@ Shapes give vocab_size (wte rows), n_embd, block_size (wpe rows) and n_layer (nu
 number of heads is invisible in the shapes, so it is an argument (GPT-2 small: 12) or is read from
 a `config.json` beside the safetensors file. The real 124M weights: the `model.safetensors` and
 `config.json` files of https://huggingface.co/openai-community/gpt2 (about 550 MB).
+
+A file that is not safetensors (an HTML error page saved under that name, a download cut short,
+an empty file), a `config.json` that is not JSON, or weights holding NaN or infinity are each
+one clear error naming the file: a model built from them would only print garbage or crash.
 """
 
 from __future__ import annotations
@@ -117,16 +121,54 @@ def gpt_from_gpt2_state_dict(
     return model
 
 
+def first_non_finite(weights: dict[str, Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity, else None."""
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
+def read_safetensors(path: Path) -> dict[str, Tensor]:
+    """The tensors of a safetensors file whose values are all finite; anything else is refused."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        weights = load_file(path)
+    except SafetensorError as error:
+        raise CourseError(
+            f"{path}: not a readable safetensors file ({error}); download it again"
+        ) from None
+    damaged = first_non_finite(weights)
+    if damaged is not None:
+        raise CourseError(
+            f"{path}: weight {damaged!r} holds NaN or infinite values; the file is damaged"
+        )
+    return weights
+
+
+def heads_from_config_json(path: Path) -> int:
+    """n_head from the `config.json` beside a safetensors file (GPT-2 small's 12 without one)."""
+    config_file = path.with_name("config.json")
+    if not config_file.is_file():
+        return GPT2_SMALL_HEADS
+    try:
+        settings = json.loads(config_file.read_bytes())
+        n_head = settings.get("n_head", GPT2_SMALL_HEADS) if isinstance(settings, dict) else None
+    except ValueError as error:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        raise CourseError(f"{config_file}: not a readable JSON file ({error})") from None
+    if not isinstance(n_head, int) or isinstance(n_head, bool) or n_head < 1:
+        raise CourseError(f"{config_file}: n_head must be a positive integer, got {n_head!r}")
+    return n_head
+
+
 def gpt_from_safetensors(path: str | Path, n_head: int | None = None) -> GPT:
     """A GPT from a GPT-2 `model.safetensors`; n_head from the argument, a config.json beside
     the file, or GPT-2 small's 12."""
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise CourseError(f"{path}: no such safetensors file")
-    if n_head is None:
-        config_file = path.with_name("config.json")
-        settings = json.loads(config_file.read_text()) if config_file.is_file() else {}
-        n_head = int(settings.get("n_head", GPT2_SMALL_HEADS))
-    return gpt_from_gpt2_state_dict(load_file(path), n_head=n_head)
+    weights = read_safetensors(path)
+    n_head = heads_from_config_json(path) if n_head is None else n_head
+    return gpt_from_gpt2_state_dict(weights, n_head=n_head)

@@ -31,6 +31,7 @@ from week5_generation.generate import DECODERS
 from week5_generation.loading import GPT2, load_source
 from week5_generation.sampling import make_generator
 from week5_generation.session import (
+    input_lines,
     interactive,
     notice,
     resolve_settings,
@@ -61,8 +62,9 @@ def sample_with_torch(args: argparse.Namespace) -> int:
     generator = make_generator(session_seed(settings, source.config))
     DECODERS.get(args.decoder)  # an unknown name fails before any output
     if args.interactive:
+        lines = input_lines(sys.stdin.buffer)  # bytes: decoded as UTF-8, whatever the locale
         tty = sys.stdin.isatty()
-        interactive(source, sys.stdin, settings, generator, sys.stdout, tty, decoder=args.decoder)
+        interactive(source, lines, settings, generator, sys.stdout, tty, decoder=args.decoder)
     else:
         sample_once(source, settings.prompt, settings, generator, sys.stdout, decoder=args.decoder)
     return 0

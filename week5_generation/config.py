@@ -5,7 +5,7 @@
       temperature: 0.8      # 0 = greedy; see week5_generation.sampling
       top_k: null           # keep only the k most likely tokens (null: no limit)
       top_p: 0.95           # nucleus: the smallest set holding this much probability (null: off)
-      seed: null            # null: use run.seed
+      seed: null            # null: use run.seed; else 0 .. 2**63 - 1 (what every generator takes)
       prompt: ""            # "" starts from the tokenizer's end-of-text token (or a newline)
       stop: []              # stop (and cut the text) where one of these strings appears
 
@@ -17,7 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.config import check, register_section
+from shared.sections import MAX_SEED
 from week5_generation.sampling import check_settings
+
+
+def first_bad_byte(text: str) -> int | None:
+    """The byte offset of the first byte of `text` that was not UTF-8, or None.
+
+    Python hands a program the bytes of its command line decoded as UTF-8, and keeps a byte that
+    is not UTF-8 as a "surrogate escape", a character no encoder accepts: `PROMPT=$'\\xff'` would
+    fail deep inside the tokenizer.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return len(text[: error.start].encode("utf-8", "surrogateescape"))
+    return None
 
 
 @register_section("sample")
@@ -41,6 +56,11 @@ class SampleConfig:
         )
         check_settings(self.temperature, self.top_k, self.top_p)
         check(
-            self.seed is None or self.seed >= 0, "seed", f"an integer >= 0 or null, not {self.seed}"
+            self.seed is None or 0 <= self.seed <= MAX_SEED,
+            "seed",
+            f"an integer from 0 to {MAX_SEED} or null, not {self.seed}",
         )
         check(all(self.stop), "stop", "a list of non-empty strings")
+        for key, text in [("prompt", self.prompt), *(("stop", stop) for stop in self.stop)]:
+            offset = first_bad_byte(text)
+            check(offset is None, key, f"UTF-8 text, but its byte at offset {offset} is not")

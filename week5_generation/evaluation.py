@@ -2,14 +2,17 @@
 
 For each checkpoint:
 1. validation loss, perplexity and bits per byte on the *whole* validation split (week 4's
-   exact `evaluate`), the split encoded with the checkpoint's own tokenizer;
+   exact `evaluate`), the split encoded with the checkpoint's own tokenizer, with the run's own
+   batch size and dtype: the figures are `make eval`'s, digit for digit;
 2. samples for the fixed prompts in prompts.txt, each with the fixed seeds, all with the same
    sampling settings (EVAL_SETTINGS, not the run's own), so two runs are sampled alike;
 3. sample statistics over the generated tokens (stats.py): distinct-1, distinct-2, repetition
    rate, mean length.
 
 Each run gets `evaluation.md` in its folder; the command prints a table with a row per run.
-Bits per byte is the column to compare: it does not depend on the tokenizer.
+Bits per byte is the column to compare: it does not depend on the tokenizer. Progress bars on
+stderr show the samples as they are drawn, and (week 4's) the validation batches of a walk that
+takes more than a few seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from shared.atomic import atomic_write_text
 from shared.data import corpus_path, read_text, split_text
@@ -33,7 +37,6 @@ from week5_generation.stats import sample_statistics
 PROMPTS_FILE = Path(__file__).with_name("prompts.txt")
 EVAL_SEEDS = (1, 2)
 EVAL_SETTINGS = SampleConfig(max_new_tokens=100, temperature=0.8, top_k=None, top_p=0.95)
-DEFAULT_BATCH_SIZE = 8
 REPORT_NAME = "evaluation.md"
 
 
@@ -44,7 +47,7 @@ def read_prompts(path: str | Path = PROMPTS_FILE) -> list[str]:
         raise CourseError(f"{path}: prompt file not found")
     prompts = [
         line.replace("\\n", "\n")
-        for line in path.read_text(encoding="utf-8").splitlines()
+        for line in read_text(path).splitlines()  # not UTF-8: one line naming the byte offset
         if line.strip() and not line.startswith("#")
     ]
     if not prompts:
@@ -71,6 +74,7 @@ class Evaluation:
     bits_per_byte: float
     n_tokens: int
     n_bytes: int
+    dtype: str
     samples: list[Sample]
     statistics: dict[str, float]
     report: Path | None = None
@@ -97,23 +101,25 @@ def draw_samples(
     settings = EVAL_SETTINGS if settings is None else settings
     samples = []
     block_size = source.model.config.block_size
-    for prompt in prompts:
-        ids = prompt_ids(source.tokenizer, prompt, block_size)
-        for seed in seeds:
-            eot = source.tokenizer.eot_id
-            tokens = list(
-                generate(
-                    source.model,
-                    ids,
-                    settings.max_new_tokens,
-                    temperature=settings.temperature,
-                    top_k=settings.top_k,
-                    top_p=settings.top_p,
-                    generator=make_generator(seed),
-                    stop_ids=() if eot is None else (eot,),
+    eot = source.tokenizer.eot_id
+    with tqdm(total=len(prompts) * len(seeds), desc="samples", unit="sample", leave=False) as bar:
+        for prompt in prompts:
+            ids = prompt_ids(source.tokenizer, prompt, block_size)
+            for seed in seeds:
+                tokens = list(
+                    generate(
+                        source.model,
+                        ids,
+                        settings.max_new_tokens,
+                        temperature=settings.temperature,
+                        top_k=settings.top_k,
+                        top_p=settings.top_p,
+                        generator=make_generator(seed),
+                        stop_ids=() if eot is None else (eot,),
+                    )
                 )
-            )
-            samples.append(Sample(prompt, seed, tokens, source.tokenizer.decode(tokens)))
+                samples.append(Sample(prompt, seed, tokens, source.tokenizer.decode(tokens)))
+                bar.update(1)
     return samples
 
 
@@ -126,17 +132,22 @@ def evaluate_source(
     corpus: str | None = None,
 ) -> Evaluation:
     """Validation figures, samples and sample statistics of one model; `corpus` replaces the
-    run's own corpus (to compare models on one text, e.g. GPT-2 and a course run)."""
+    run's own corpus (to compare models on one text, e.g. GPT-2 and a course run).
+
+    The validation walk is week 4's, with the run's own batch size and autocast dtype (a run
+    trained in bfloat16 was evaluated in bfloat16 while it trained, and by `make eval`).
+    """
     from week4_training.evaluate import evaluate
 
-    train = getattr(source.config, "train", None)
-    batch_size = train.batch_size if train is not None else DEFAULT_BATCH_SIZE
+    train = source.config.train
     result = evaluate(
         source.model,
         validation_split(source, corpus),
         source.model.config.block_size,
-        batch_size,
+        train.batch_size,
         device,
+        train.dtype,
+        progress=True,
     )
     samples = draw_samples(source, prompts, seeds, settings)
     return Evaluation(
@@ -147,6 +158,7 @@ def evaluate_source(
         bits_per_byte=result.bits_per_byte,
         n_tokens=result.n_tokens,
         n_bytes=result.n_bytes,
+        dtype=train.dtype,
         samples=samples,
         statistics=sample_statistics([s.tokens for s in samples]),
     )
@@ -213,6 +225,7 @@ def render_report(
                 ["bits per byte", f"{evaluation.bits_per_byte:.4f}"],
                 ["tokens evaluated", str(evaluation.n_tokens)],
                 ["bytes of text", str(evaluation.n_bytes)],
+                ["dtype (autocast)", evaluation.dtype],
             ],
         ),
         "",

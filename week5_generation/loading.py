@@ -26,13 +26,16 @@ from shared.errors import CourseError
 
 GPT2 = "gpt2"
 GPT2_SOURCE = "https://huggingface.co/openai-community/gpt2 (files model.safetensors, config.json)"
+# GPT-2 comes without a run, so `make evaluate` scores it with these (a course run: its own).
+GPT2_EVALUATION = {"batch_size": 8, "dtype": "float32"}
 
 
 @dataclass
 class SamplingSource:
     """A model ready to sample from, with its tokenizer and (for course runs) its run folder.
 
-    config: the run's resolved config (for GPT-2: defaults for every section).
+    config: the run's resolved config (for GPT-2: defaults for every section, and
+        GPT2_EVALUATION as its `train` batch size and dtype).
     run_dir: where reports go (a course run's folder; for GPT-2, runs/gpt2).
     """
 
@@ -46,6 +49,7 @@ class SamplingSource:
 
 def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
     """GPT-2 weights from a Hugging Face `model.safetensors`, with GPT-2's tokenizer."""
+    import week4_training.config  # noqa: F401 - registers the `train` section
     import week5_generation.config  # noqa: F401 - registers the `sample` section
     from week2_tokenizer import Tokenizer
     from week3_model import GPT
@@ -59,7 +63,8 @@ def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
             f"{weights}: the model has {model.config.vocab_size} token embeddings, GPT-2's "
             f"tokenizer has {tokenizer.vocab_size} tokens; these are not GPT-2 weights"
         )
-    config = config_from_dict({"model": dataclasses.asdict(model.config)}, source=str(weights))
+    sections = {"model": dataclasses.asdict(model.config), "train": GPT2_EVALUATION}
+    config = config_from_dict(sections, source=str(weights))
     return SamplingSource(
         model=model.to(device).eval(),
         tokenizer=tokenizer,

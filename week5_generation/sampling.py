@@ -40,8 +40,21 @@ def check_settings(temperature: float, top_k: int | None, top_p: float | None) -
 
 
 def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
-    """logits / temperature, for temperature > 0 (temperature 0 is greedy and never gets here)."""
-    return logits / temperature
+    """logits / temperature along the last dimension, for temperature > 0 (0 is greedy and never
+    gets here).
+
+    The trap: a tiny temperature (1e-300, 5e-324) sends z / T past float32's range (about 3.4e38),
+    to +inf or -inf, and softmax of +inf is NaN (inf - inf). Softmax does not change when one
+    number is subtracted from every logit of a row, so such a row is divided *after* subtracting
+    its largest logit: the largest becomes exactly 0, the others -inf or far below, and the
+    distribution is the one-hot of the argmax, the limit T -> 0 (greedy). A row that stays finite
+    is z / T exactly as written, so every ordinary temperature samples bit for bit as before.
+    """
+    scaled = logits / temperature
+    shifted = logits - logits.max(dim=-1, keepdim=True).values
+    limit = torch.where(shifted == 0, shifted, shifted / temperature)  # 0 / 0 would be NaN
+    finite_row = torch.isfinite(scaled).all(dim=-1, keepdim=True)
+    return torch.where(finite_row, scaled, limit)
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:

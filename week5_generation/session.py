@@ -1,19 +1,21 @@
 """One sampling session: settings from config and flags, a prompt in, text streamed out.
 
 Shared by `make sample` (one prompt) and `make chat` (a prompt per line of input until end of
-input). Notices (which checkpoint, a cropped prompt) go to stderr, so stdout holds only text.
+input, Ctrl-D; Ctrl-C stops at once, and the command exits 130 with one line). Notices (which
+checkpoint, a cropped prompt) go to stderr, so stdout holds only text.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO, TextIO
 
 import torch
 
 from shared.config import Config, build_section
+from shared.errors import CourseError
 from week5_generation.config import SampleConfig
 from week5_generation.generate import DECODERS, generate_text, start_ids
 from week5_generation.loading import SamplingSource
@@ -85,6 +87,25 @@ def sample_once(
     out.write("\n")
     out.flush()
     return "".join(pieces)
+
+
+def input_lines(stream: BinaryIO, name: str = "stdin") -> Iterator[str]:
+    """The lines of a byte stream (the chat's standard input) as text, read one at a time.
+
+    The bytes are decoded here, as UTF-8, rather than by Python's text layer, whose encoding and
+    error handling depend on the terminal's locale. A line that is not UTF-8 ends the session
+    with one line naming the stream and the offset of the bad byte from the stream's start.
+    """
+    offset = 0
+    for raw in iter(stream.readline, b""):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise CourseError(
+                f"{name}: not UTF-8 text (bad byte at offset {offset + error.start}); "
+                "type or pipe UTF-8 text"
+            ) from None
+        offset += len(raw)
 
 
 def interactive(

@@ -136,3 +136,58 @@ def test_gpt2_weights_need_learned_positions(monkeypatch, tied):
 
 def shape_of(n_layer: int) -> dict:
     return dict(vocab_size=101, block_size=32, n_layer=n_layer, n_head=4, n_embd=64)
+
+
+def saved_gpt2(tied, folder, **changes):
+    """`model.safetensors` of the tied test model in `folder`, with some tensors replaced."""
+    state = {k.removeprefix("transformer."): v.contiguous() for k, v in tied.state_dict().items()}
+    del state["lm_head.weight"]
+    state.update(changes)
+    path = folder / "model.safetensors"
+    save_file(state, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: data[: len(data) // 2], "incomplete metadata"),  # a download cut short
+        (lambda data: b"", "header too small"),  # an empty file
+        (lambda data: b"<!DOCTYPE html><html>Not Found</html>", "header too large"),  # not one
+    ],
+)
+def test_a_damaged_safetensors_file_is_one_line_naming_it(tied, tmp_path, damage, reason):
+    path = saved_gpt2(tied, tmp_path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CourseError, match="not a readable safetensors file") as error:
+        GPT.from_safetensors(path, n_head=4)
+    assert str(error.value).startswith(f"{path}: ") and reason in str(error.value)
+
+
+def test_weights_holding_nan_or_infinity_are_refused(tied, tmp_path):
+    wpe = tied.state_dict()["transformer.wpe.weight"].clone()
+    wpe[3, 5] = float("nan")
+    path = saved_gpt2(tied, tmp_path, **{"wpe.weight": wpe})
+    with pytest.raises(CourseError, match=r"weight 'wpe.weight' holds NaN or infinite values"):
+        GPT.from_safetensors(path, n_head=4)
+    wpe[3, 5] = float("-inf")
+    path = saved_gpt2(tied, tmp_path, **{"wpe.weight": wpe})
+    with pytest.raises(CourseError, match=f"^{path}: weight 'wpe.weight'"):
+        GPT.from_safetensors(path, n_head=4)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"{n_head: 4", "not a readable JSON file"),
+        (b"\xff\xfe\x00garbage", "not a readable JSON file"),
+        (b'{"n_head": "four"}', "n_head must be a positive integer, got 'four'"),
+        (b"[4]", "n_head must be a positive integer, got None"),
+    ],
+)
+def test_a_broken_config_json_is_one_line_naming_it(tied, tmp_path, text, message):
+    path = saved_gpt2(tied, tmp_path)
+    (tmp_path / "config.json").write_bytes(text)
+    with pytest.raises(CourseError, match=message) as error:
+        GPT.from_safetensors(path)
+    assert str(error.value).startswith(f"{tmp_path / 'config.json'}: ")

@@ -20,6 +20,7 @@ from week5_generation.config import SampleConfig
 from week5_generation.evaluation import read_prompts
 from week5_generation.generate import generate_text
 from week5_generation.sampling import make_generator
+from week5_generation.tests.conftest import save_course_checkpoint
 
 
 def sample(*args: str, flags: str = "") -> list[str]:
@@ -107,7 +108,7 @@ def test_a_prompt_longer_than_the_context_is_cropped_with_a_notice(checkpoint, c
 
 
 def test_interactive_answers_every_line_until_end_of_input(checkpoint, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("ROMEO:\nJULIET:\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"ROMEO:\nJULIET:\n")))
     flags = "--interactive --temperature 0 --max-new-tokens 5"
     assert main(sample("--checkpoint", str(checkpoint), flags=flags)) == 0
     out = capsys.readouterr().out
@@ -255,6 +256,9 @@ def test_evaluate_without_arguments_takes_the_latest_run(checkpoint, capsys, tmp
         ),
         (["--weights", "w.safetensors", "--checkpoint", "runs/x"], "--weights is for the GPT-2"),
         (["--decoder", "beam"], "unknown decoder 'beam'"),
+        # a byte that is not UTF-8 on the command line reaches Python as a surrogate escape
+        (["--prompt", "ab\udcffc"], "sample.prompt: must be UTF-8 text, but its byte at offset 2"),
+        (["--stop", "\udcfe"], "sample.stop: must be UTF-8 text, but its byte at offset 0 is"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(checkpoint, args, message, capsys):
@@ -290,3 +294,72 @@ def test_a_missing_prompt_file_is_a_clear_error(checkpoint, tmp_path, capsys):
     empty.write_text("# only a comment\n")
     assert run_cli(main, ["evaluate", "--prompts", str(empty)]) == 2
     assert "holds no prompts" in capsys.readouterr().err
+
+
+def test_a_seed_beyond_what_generators_take_is_one_line(checkpoint, capsys):
+    from shared.sections import MAX_SEED
+
+    assert run_cli(main, sample("--checkpoint", str(checkpoint), "--seed", str(MAX_SEED + 1))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: sample.seed: must be an integer from 0 to 9223372036854775807")
+    assert err.count("\n") == 1
+    flags = ["--seed", str(MAX_SEED), "--max-new-tokens", "2"]
+    assert run_cli(main, sample("--checkpoint", str(checkpoint), *flags)) == 0
+
+
+def test_interactive_input_that_is_not_utf8_names_stdin_and_the_offset(
+    checkpoint, monkeypatch, capsys
+):
+    stdin = io.TextIOWrapper(io.BytesIO("ROMEO:\nCafé\n".encode("latin-1")))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    flags = "--interactive --temperature 0 --max-new-tokens 2"
+    assert run_cli(main, sample("--checkpoint", str(checkpoint), flags=flags)) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ROMEO:")  # the line before it was answered
+    assert captured.err.endswith("error: stdin: not UTF-8 text (bad byte at offset 10); "
+                                 "type or pipe UTF-8 text\n")  # fmt: skip
+
+
+def test_input_lines_reads_utf8_whatever_the_locale():
+    from week5_generation.session import input_lines
+
+    lines = list(input_lines(io.BytesIO("né\r\n☃\nlast".encode())))
+    assert lines == ["né\r\n", "☃\n", "last"]
+
+
+def test_a_prompts_file_that_is_not_utf8_names_the_file_and_the_offset(tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_bytes(b"ROMEO:\n\xe9t\xe9\n")
+    assert run_cli(main, ["evaluate", "--prompts", str(prompts)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {prompts}: not UTF-8 text (bad byte at offset 7)\n"
+
+
+def test_evaluate_scores_with_the_runs_own_dtype(
+    runs_dir, byte_tokenizer, corpus, capsys, monkeypatch
+):
+    from shared.data import split_text
+    from week4_training.checkpoint import read_checkpoint, save_checkpoint
+    from week4_training.data import encode_split
+    from week4_training.evaluate import evaluate
+    from week5_generation.loading import load_source
+
+    run = save_course_checkpoint(runs_dir / "bf16", byte_tokenizer, corpus)
+    document = read_checkpoint(run)
+    document["config"]["train"]["dtype"] = "bfloat16"
+    save_checkpoint(run / "checkpoint.pt", document)
+    monkeypatch.setattr(evaluation, "EVAL_SETTINGS", SampleConfig(max_new_tokens=2))
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    val = encode_split(byte_tokenizer, split_text(corpus.read_text())[1])
+    model = load_checkpoint(run).model
+    bf16 = evaluate(model, val, block_size=16, batch_size=4, dtype="bfloat16")
+    f32 = evaluate(model, val, block_size=16, batch_size=4)
+    assert f"{bf16.bits_per_byte:.4f}" in captured.out.splitlines()[2]
+    source = load_source(str(run), None, torch.device("cpu"))
+    exact = evaluation.evaluate_source(source, ["x"], torch.device("cpu"), seeds=(1,))
+    assert (exact.loss, exact.bits_per_byte) == (bf16.loss, bf16.bits_per_byte)
+    assert exact.loss != f32.loss  # the test can tell the two dtypes apart
+    report = (run / "evaluation.md").read_text()
+    assert re.search(r"\| dtype \(autocast\) +\| bfloat16 ", report)
+    assert re.search(r"samples: +\d+%", captured.err)  # a progress bar on stderr

@@ -65,7 +65,9 @@ def test_top_p_keeps_the_smallest_most_likely_set_reaching_p(values, p):
     probs = torch.softmax(logits.double(), dim=-1)
     survivors = kept(top_p_filter(logits, p))
     dropped = set(range(len(values))) - survivors
-    assert int(torch.argmax(logits)) in survivors  # the most likely token always stays
+    # the most likely token always stays; where probabilities tie (logits 1e-22 apart are one
+    # probability even in float64), the lower id is the most likely one, as the sort is stable
+    assert int(torch.argmax(probs)) in survivors
     mass = float(probs[list(survivors)].sum())
     assert mass >= p - 1e-9  # enough mass ...
     smallest_kept = min(float(probs[i]) for i in survivors)
@@ -151,3 +153,30 @@ def test_out_of_range_settings_name_the_setting(temperature, top_k, top_p, key):
         check_settings(temperature, top_k, top_p)
     with pytest.raises(ConfigError, match=f"^{key}: must be"):
         choose_next(torch.zeros(3), make_generator(0), temperature, top_k, top_p)
+
+
+@pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-45, 1e-300, 5e-324])
+def test_a_tiny_temperature_is_the_greedy_limit_not_nan(temperature):
+    logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
+    probs = filtered_probabilities(logits, temperature, top_k=3, top_p=0.9)
+    assert torch.equal(probs, torch.tensor([0.0, 1.0, 0.0, 0.0]))
+    scaled = apply_temperature(logits, temperature)
+    assert not torch.isnan(scaled).any() and int(scaled.argmax()) == 1
+    assert choose_next(logits, make_generator(0), temperature, top_p=0.95) == 1
+
+
+def test_only_a_row_that_overflows_is_shifted():
+    logits = torch.tensor([[1.0, -2.0, 4.0], [3e-37, 0.0, -3e-37]])
+    scaled = apply_temperature(logits, 1e-2)
+    assert torch.equal(scaled[0], logits[0] / 1e-2)  # finite: divided as written
+    assert torch.equal(scaled[1], torch.tensor([3e-35, 0.0, -3e-35]))
+    tiny = apply_temperature(logits, 1e-38)
+    assert torch.equal(tiny[1], logits[1] / 1e-38)  # still finite at 1e-38
+    assert torch.equal(tiny[0], torch.tensor([-3.0, -6.0, 0.0]) / 1e-38)  # overflowed: shifted
+
+
+@given(logit_lists, st.floats(min_value=1e-3, max_value=100.0))
+@settings(max_examples=80, deadline=None)
+def test_ordinary_temperatures_divide_bit_for_bit(values, temperature):
+    logits = torch.tensor(values)
+    assert torch.equal(apply_temperature(logits, temperature), logits / temperature)

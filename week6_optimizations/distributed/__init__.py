@@ -4,7 +4,9 @@ launch.py     what torchrun tells each process (RANK, WORLD_SIZE, LOCAL_RANK, ..
               backend (gloo on CPU, nccl on GPUs) and CPU threads each process takes
 strategy.py   DataParallel: week 4's parallel strategy with DDP, all-reduce and friends;
               process_group() joins the other ranks
-cli.py        make train NPROC=N: torchrun -m week6_optimizations.distributed train
+torchrun.py   make train NPROC=N: check NPROC and the command once, start torchrun, and end a
+              failure on the rank's own error line
+cli.py        the commands: launch (the above), check, and train (what every rank runs)
 
 The lesson is README.md in this folder.
 """

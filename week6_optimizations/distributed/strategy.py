@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from shared.errors import CourseError
+from shared.errors import CourseError, describe_os_error
 from week4_training.parallel import SingleProcess
 from week6_optimizations.distributed.launch import ProcessInfo
 
@@ -86,10 +86,11 @@ class DataParallel(SingleProcess):
         return gathered
 
     def on_main(self, work: Callable[[], T]) -> T | None:
-        """Rank 0 runs `work`; its CourseError, if any, is raised on every rank.
+        """Rank 0 runs `work`; its user error, if any, is raised on every rank.
 
         The others wait for rank 0's answer, so no rank races ahead of a folder being made, and
-        a user error stops all ranks with the same line instead of leaving them hanging.
+        a user error (a CourseError, or an OSError naming a file: a read-only or full disk)
+        stops all ranks with the same line instead of leaving them hanging.
         """
         result, message = None, None
         if self.is_main:
@@ -97,6 +98,10 @@ class DataParallel(SingleProcess):
                 result = work()
             except CourseError as error:
                 message = str(error)
+            except OSError as error:
+                message = describe_os_error(error)
+                if message is None:
+                    raise
         box = [message]
         dist.broadcast_object_list(box, src=0)
         if box[0] is not None:

@@ -18,6 +18,7 @@ and a step mismatch (a crash between the two) is a clear error rather than a sil
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, mx.array], dict[str, Any]]
         raise CourseError(f"{path}: not a tiny-gpt-course MLX checkpoint (no format record)")
     if metadata.get("version") != VERSION:
         raise CourseError(f"{path}: MLX checkpoint version {metadata.get('version')} not supported")
+    for name, array in weights.items():
+        if mx.issubdtype(array.dtype, mx.floating) and not mx.all(mx.isfinite(array)).item():
+            raise CourseError(
+                f"{path}: weight {name!r} holds NaN or infinite values (a diverged or damaged "
+                "run); use an earlier checkpoint"
+            )
     return weights, metadata
 
 
@@ -97,14 +104,33 @@ def save_last(run_dir: Path, model, optimizer, sampler, metadata: Mapping[str, A
     save_weights(run_dir / LAST_WEIGHTS, model, metadata)
 
 
+STATE_KEYS = ("step", "rng.sampler")  # what every training state holds besides AdamW's moments
+
+
+def read_state(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a `last_state.npz`; a damaged file (empty, cut short, not an npz, a member
+    missing) is one line naming it: NumPy would say ValueError, EOFError or BadZipFile."""
+    try:
+        with np.load(path) as stored:  # allow_pickle=False: reading never runs code
+            state = {key: stored[key] for key in stored.files}
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise CourseError(
+            f"{path}: not a readable training state ({type(error).__name__}: {error}); "
+            "the run cannot resume from it"
+        ) from None
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise CourseError(f"{path}: not a training state of this course (no {missing[0]!r})")
+    return state
+
+
 def load_last(run_dir: Path) -> tuple[dict[str, mx.array], dict[str, Any], dict[str, np.ndarray]]:
     """(weights, metadata, state arrays) of a run's last files, checked to be of one step."""
     weights, metadata = read_weights(run_dir / LAST_WEIGHTS)
     path = run_dir / LAST_STATE
     if not path.is_file():
         raise CourseError(f"cannot resume {run_dir}: {LAST_STATE} is missing")
-    with np.load(path) as stored:
-        state = {key: stored[key] for key in stored.files}
+    state = read_state(path)
     if int(state["step"]) != metadata["step"]:
         raise CourseError(
             f"cannot resume {run_dir}: {LAST_STATE} is from step {int(state['step'])} but "

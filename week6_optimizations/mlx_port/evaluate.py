@@ -10,6 +10,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+from tqdm import tqdm
 
 from shared.metrics import bits_per_byte, perplexity
 from week4_training.data import TokenSplit
@@ -17,10 +18,18 @@ from week4_training.evaluate import EvalResult, evaluation_windows
 from week6_optimizations.mlx_port.model import language_model_loss
 
 
-def total_nats(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, batch_size: int) -> float:
-    """Summed cross-entropy (nats) over (n, T) windows, `batch_size` windows at a time."""
+def total_nats(
+    model: nn.Module,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    batch_size: int,
+    progress: bool = True,
+) -> float:
+    """Summed cross-entropy (nats) over (n, T) windows, `batch_size` windows at a time, with a
+    progress bar on stderr (the MLX CPU wheel takes tens of seconds over a whole split)."""
     total = 0.0
-    for start in range(0, len(inputs), batch_size):
+    starts = range(0, len(inputs), batch_size)
+    for start in tqdm(starts, desc="validation", unit="batch", leave=False, disable=not progress):
         x = mx.array(inputs[start : start + batch_size])
         y = mx.array(targets[start : start + batch_size])
         total += language_model_loss(model(x), y, reduction="sum").item()  # .item() evaluates
@@ -28,15 +37,20 @@ def total_nats(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, batch_
 
 
 def evaluate_mlx(
-    model: nn.Module, val_tokens: TokenSplit, block_size: int, batch_size: int
+    model: nn.Module,
+    val_tokens: TokenSplit,
+    block_size: int,
+    batch_size: int,
+    progress: bool = True,
 ) -> EvalResult:
-    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules)."""
+    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules);
+    `progress` shows a bar of the batches on stderr."""
     inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
     inputs, targets = inputs.numpy().astype(np.int32), targets.numpy().astype(np.int32)
     was_training = model.training
     model.eval()
     try:
-        nats = total_nats(model, inputs, targets, batch_size)
+        nats = total_nats(model, inputs, targets, batch_size, progress)
     finally:
         model.train(was_training)
     n_tokens = int((targets >= 0).sum())

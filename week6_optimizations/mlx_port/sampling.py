@@ -25,6 +25,17 @@ from week5_generation.sampling import check_settings
 from week6_optimizations.cached_generation import ContextWindow
 
 
+def apply_temperature(logits: mx.array, temperature: float) -> mx.array:
+    """logits / temperature; a row that would overflow float32 (a tiny temperature such as 1e-300)
+    is divided after subtracting its largest logit, so it becomes the argmax's one-hot instead of
+    NaN (week 5's `apply_temperature` explains why this is exact)."""
+    scaled = logits / temperature
+    shifted = logits - mx.max(logits, axis=-1, keepdims=True)
+    limit = mx.where(shifted == 0, shifted, shifted / temperature)  # 0 / 0 would be NaN
+    finite_row = mx.all(mx.isfinite(scaled), axis=-1, keepdims=True)
+    return mx.where(finite_row, scaled, limit)
+
+
 def top_k_filter(logits: mx.array, k: int) -> mx.array:
     """Keep the k largest logits of the last axis (ties: lower ids first), -inf the others."""
     if k >= logits.shape[-1]:
@@ -49,7 +60,7 @@ def filtered_logits(
     logits: mx.array, temperature: float, top_k: int | None = None, top_p: float | None = None
 ) -> mx.array:
     """Temperature, then top-k, then top-p; softmax of the result is the sampling distribution."""
-    logits = logits.astype(mx.float32) / temperature
+    logits = apply_temperature(logits.astype(mx.float32), temperature)
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:

@@ -146,7 +146,7 @@ class MLXTrainer:
         """Evaluate the whole validation split, log it, save the best and the last state."""
         train = self.cfg.train
         result = evaluate_mlx(
-            self.model, self.data.val, self.cfg.model.block_size, train.batch_size
+            self.model, self.data.val, self.cfg.model.block_size, train.batch_size, self.progress
         )
         self.last_eval_step = self.step
         improved = result.loss < self.best_val_loss

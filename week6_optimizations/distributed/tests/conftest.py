@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import warnings
@@ -92,10 +93,16 @@ class Workspace:
         if result.returncode != 0 and retry:
             # Launching is the one non-deterministic part (free ports, process start-up on a busy
             # machine). A real bug fails the same way twice; a launch hiccup does not. The first
-            # failure is reported as a warning, so a retry never hides it.
+            # failure is reported as a warning, so a retry never hides it. A new run's folder is
+            # the test's own: what the failed launch left of it goes, so the retry starts afresh.
             warnings.warn(
-                f"torchrun launch failed once, retrying: {result.stderr[-1500:]}", stacklevel=2
+                f"torchrun launch failed once, retrying: {result.stderr[:1500]} [...] "
+                f"{result.stderr[-1500:]}",
+                stacklevel=2,
             )
+            names = [a.split("=", 1)[1] for a in args if a.startswith("run.name=")]
+            if "--resume" not in args and names and (self.runs / names[-1]).is_dir():
+                shutil.rmtree(self.runs / names[-1])
             result = self._run(command)
         return result
 

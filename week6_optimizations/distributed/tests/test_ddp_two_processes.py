@@ -18,6 +18,7 @@ from week6_optimizations.distributed.cli import main
 
 MEASURED = ("tokens_per_s", "train_seconds")
 RUN_FILES = {
+    ".run.lock",  # shared.runs: marks a run folder, and its lock keeps a second run out
     "config.yaml",
     "metrics.jsonl",
     "checkpoint.pt",

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from shared.errors import CourseError
+from week3_model import GPT, GPTConfig
 from week6_optimizations.mlx_port.convert import (
     load_weights_into,
     mlx_to_state_dict,
@@ -39,6 +40,59 @@ def test_logits_and_loss_match_pytorch(attention, position, tie):
     loss = language_model_loss(logits, mx.array(y.numpy()))
     np.testing.assert_allclose(np.array(logits), torch_logits.numpy(), atol=1e-4, rtol=0)
     assert abs(loss.item() - torch_loss.item()) < 1e-4
+
+
+# Trained weights make larger logits than a fresh model's, and float32 rounding grows with
+# them: measured on the models below (max |logit| about 11 after 60 steps), MLX differed from
+# PyTorch by at most 4.8e-6 and PyTorch's own naive and sdpa attention from each other by 2.9e-6
+# (baby shape after 300 steps: 1.05e-5 and 8.6e-6, see the README).
+TRAINED_LOGITS_TOLERANCE = 1e-5
+
+
+def trained_torch_model(config, steps: int = 60, seed: int = 0) -> tuple[GPT, torch.Tensor]:
+    """A PyTorch GPT after `steps` AdamW steps on a small repetitive text (byte tokens), and
+    that text's first four windows."""
+    names, words = ["ROMEO", "JULIET", "NURSE", "FRIAR"], ["light", "night", "rose", "name"]
+    lines = [f"{names[i % 4]}: the {words[i // 4 % 4]} of line {i} is here.\n" for i in range(400)]
+    data = torch.tensor(list("".join(lines).encode()), dtype=torch.long)
+    torch.manual_seed(seed)
+    model = GPT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    T = config.block_size
+    for _ in range(steps):
+        starts = torch.randint(0, len(data) - T - 1, (8,), generator=generator).tolist()
+        x = torch.stack([data[i : i + T] for i in starts])
+        y = torch.stack([data[i + 1 : i + T + 1] for i in starts])
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), data[: 4 * T + 1]
+
+
+@pytest.mark.parametrize(
+    ("position", "tie"), list(itertools.product(["learned", "rope"], [True, False]))
+)
+def test_logits_match_pytorch_on_a_trained_model(position, tie):
+    config = tiny_config(vocab_size=257, block_size=32, n_embd=32, position=position)
+    config = GPTConfig(**{**vars(config), "tie_weights": tie, "bias": not tie})
+    trained, text = trained_torch_model(config)
+    x, y = text[:-1].reshape(4, -1), text[1:].reshape(4, -1)
+    for attention in ("naive", "sdpa"):
+        torch_model = GPT(GPTConfig(**{**vars(config), "attention": attention})).eval()
+        torch_model.load_state_dict(trained.state_dict())
+        mlx_model = MLXGPT(torch_model.config)
+        load_weights_into(mlx_model, state_dict_to_mlx(trained.state_dict(), config), "test")
+        mlx_model.eval()
+        with torch.no_grad():
+            torch_logits, loss = torch_model(x, y)
+        assert loss.item() < 4.0  # trained: a fresh model scores ln(257) = 5.55 nats
+        with mx.stream(mx.cpu):  # the bound was measured on the CPU (Apple's GPU: unmeasured)
+            mlx_logits = np.array(mlx_model(mx.array(x.numpy())))
+        np.testing.assert_allclose(
+            mlx_logits, torch_logits.numpy(), atol=TRAINED_LOGITS_TOLERANCE, rtol=0
+        )
 
 
 @pytest.mark.parametrize("position", ["learned", "rope"])

@@ -88,3 +88,20 @@ def test_sample_commands_on_a_run(corpus, tmp_path, capsys):
     assert via_mlx_port.startswith("JULIET:")
     assert run_cli(main, ["sample", *flags, "--interactive"]) == 2
     assert "--interactive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("temperature", [1e-30, 1e-45, 1e-300, 5e-324])
+def test_a_tiny_temperature_is_greedy_not_nan(temperature):
+    logits = mx.array([[0.3, 2.0, 1.99, -1.0], [1.0, -2.0, 4.0, 0.0]])
+    probs = np.array(mx.softmax(filtered_logits(logits, temperature, None, 0.9), -1))
+    np.testing.assert_array_equal(probs, [[0, 1, 0, 0], [0, 0, 1, 0]])
+    week5 = filtered_probabilities(torch.from_numpy(np.array(logits)), temperature, None, 0.9)
+    np.testing.assert_array_equal(probs, week5.numpy())
+
+
+def test_ordinary_temperatures_divide_as_written():
+    from week6_optimizations.mlx_port.sampling import apply_temperature
+
+    logits = mx.array(np.random.default_rng(1).normal(size=(3, 40)).astype(np.float32))
+    for temperature in (0.01, 0.7, 1.0, 3.0):
+        assert mx.array_equal(apply_temperature(logits, temperature), logits / temperature)

@@ -133,3 +133,54 @@ def test_a_damaged_resume_state_is_a_clear_error(corpus, tmp_path):
     (run_dir / "checkpoint.safetensors").write_bytes(json.dumps({"a": 1}).encode())
     with pytest.raises(CourseError, match="not a readable safetensors"):
         read_weights(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: b"not an npz file " * 8, "ValueError"),
+        (lambda data: data[: len(data) // 2], "BadZipFile"),
+        (lambda data: b"", "EOFError"),
+    ],
+)
+def test_a_garbage_training_state_is_one_line_naming_it(corpus, tmp_path, damage, reason):
+    from week6_optimizations.mlx_port.checkpoint import read_state
+
+    cfg = run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2, sample_tokens=0)
+    run_dir = train_mlx(cfg)
+    path = run_dir / LAST_STATE
+    assert int(read_state(path)["step"]) == 2
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CourseError, match=f"not a readable training state \\({reason}") as error:
+        MLXTrainer(cfg, resume=run_dir, progress=False)
+    assert str(error.value).startswith(f"{path}: ")
+    np.savez(path, step=np.array(2))  # an npz, but not one of ours
+    with pytest.raises(CourseError, match="no 'rng.sampler'"):
+        read_state(path)
+
+
+def test_weights_holding_nan_are_refused(corpus, tmp_path):
+    from week6_optimizations.mlx_port.convert import save_safetensors
+
+    run_dir = train_mlx(run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2))
+    weights, metadata = read_weights(run_dir / "last.safetensors")  # metadata: format, version
+    weights["ln_f.weight"] = mx.full(weights["ln_f.weight"].shape, mx.nan)
+    save_safetensors(run_dir / "last.safetensors", weights, metadata)
+    with pytest.raises(CourseError, match="'ln_f.weight' holds NaN or infinite values"):
+        read_weights(run_dir / "last.safetensors")
+
+
+def test_evaluation_shows_a_progress_bar(corpus, tmp_path, capsys):
+    from week4_training.data import load_token_data
+    from week6_optimizations.mlx_port.evaluate import evaluate_mlx
+
+    cfg = run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2, sample_tokens=0)
+    run_dir = train_mlx(cfg)
+    capsys.readouterr()
+    model = to_mlx(load_checkpoint(run_dir).model)
+    split = load_token_data(str(corpus), load_checkpoint(run_dir).tokenizer).val
+    quiet = evaluate_mlx(model, split, 16, 4, progress=False)
+    assert "validation" not in capsys.readouterr().err
+    shown = evaluate_mlx(model, split, 16, 4)
+    assert "validation:" in capsys.readouterr().err
+    assert shown == quiet  # the bar changes nothing
