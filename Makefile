@@ -72,7 +72,7 @@ baseline: data ## Week 1: the byte-bigram baseline's validation bits per byte
 
 bpe-train: data ## Week 2: train a BPE tokenizer (VOCAB=1024 [INPUT=file] [OUT=path] [FORCE=1])
 	$(PY) -m week2_tokenizer train --vocab-size $(VOCAB) $(if $(INPUT),--input $(INPUT)) \
-	  $(if $(OUT),--output $(OUT)) $(if $(FORCE),--force $(call quote,$(FORCE)))
+	  $(if $(OUT),--output $(OUT)) $(if $(FORCE),--force=$(call quote,$(FORCE)))
 
 # ------------------------------------------------------------------ week 3
 
@@ -85,7 +85,7 @@ NPROC ?=
 # Yes/no knobs reach the commands as typed (OVERWRITE=0 is a "no" only if the command says so):
 # the command accepts 1/yes/true and refuses anything else with the allowed values.
 train_args = --config $(CFG) $(if $(RESUME),--resume $(RESUME)) \
-  $(if $(OVERWRITE),--overwrite $(call quote,$(OVERWRITE))) $(ARGS)
+  $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE))) $(ARGS)
 
 # With NPROC=N, week 6's launcher checks N and the run once, then starts N processes (torchrun).
 train: data ## Week 4: train a model (CFG=configs/tiny.yaml [ARGS="train.max_iters=200"] [RESUME=runs/x] [OVERWRITE=1] [NPROC=2])
@@ -131,12 +131,17 @@ bench: data ## Week 6: measure tokenizer, training and generation speed; writes 
 
 # ------------------------------------------------------------------ tests
 
+# Tests run in one process per core (pytest-xdist); most of them start real commands, each of
+# which spends seconds importing PyTorch on one core. JOBS=1 runs them in this process instead.
+JOBS ?= auto
+TEST_JOBS = $(if $(filter 1,$(JOBS)),,-n $(JOBS))
+
 # $(call week_tests,package,gate): run a package's tests with its coverage gate; data goes to
 # .coverage.<package> so `make test` can combine every week into the overall figure.
 define week_tests
 	@if [ -n "$$(find $(1) -path '*/tests/test_*.py' -print -quit)" ]; then \
 	  echo "== $(1): tests, coverage gate $(2)%"; \
-	  COVERAGE_FILE=.coverage.$(1) $(PY) -m pytest $(1) --cov=$(1) \
+	  COVERAGE_FILE=.coverage.$(1) $(PY) -m pytest $(1) $(TEST_JOBS) --cov=$(1) \
 	    --cov-report=term:skip-covered --cov-fail-under=$(2); \
 	else echo "== $(1): no tests yet (lesson outline only)"; fi
 endef
@@ -156,7 +161,7 @@ week6: ## Tests: week 6 with its coverage gate (85%)
 
 cross-tests: setup data ## Tests: cross-week tests in tests/ (corpus to samples, CLIs)
 	@echo "== tests/: cross-week tests"
-	COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests $(foreach p,shared $(foreach w,$(WEEKS),$($(w)_pkg)),--cov=$(p)) \
+	COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests $(TEST_JOBS) $(foreach p,shared $(foreach w,$(WEEKS),$($(w)_pkg)),--cov=$(p)) \
 	  --cov-report=
 
 notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom

@@ -48,10 +48,10 @@ def describe_os_error(error: OSError) -> str | None:
 def _ctrl_c_raises() -> None:
     """From here on Ctrl-C is Python's KeyboardInterrupt again (see shared/__init__.py: while a
     command loads, Ctrl-C ends it at once), so a training loop can catch it and save its state."""
-    loading = signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    if loading and threading.current_thread() is threading.main_thread():
-        if getattr(signal.getsignal(signal.SIGINT), "__module__", None) == "shared":
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+    handler = signal.getsignal(signal.SIGINT)
+    ours = getattr(handler, "__module__", None) == "shared"  # the handler shared/__init__ set
+    if ours and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_cli(

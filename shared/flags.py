@@ -21,8 +21,12 @@ def parse_yes(value: str | None, knob: str) -> bool:
         return False
     if value.strip().lower() in YES:
         return True
+    hint = ""
+    if "=" in value:  # `--overwrite train.max_iters=5` typed by hand: the flag took the override
+        hint = f"; typed by hand, write --{knob.lower()}=1 or put the flag after the overrides"
     raise CourseError(
         f"{knob}={value}: allowed values are {', '.join(YES)} (or leave {knob} out to say no)"
+        + hint
     )
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -62,15 +59,9 @@ run:
     return path
 
 
-def course(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m <args>` from the repository root, as the Makefile does."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def course(*args: str, stdin: str | None = None):
+    """Run `python -m <args>` from the repository root, as the Makefile does (in this
+    interpreter: see `tests.catalogue.harness.course`)."""
+    from tests.catalogue.harness import course as run_course
+
+    return run_course(*args, stdin=stdin)

@@ -9,12 +9,15 @@ what is allowed, and (with a `Snapshot`) nothing of the user's changed.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import runpy
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,9 +97,59 @@ def command(
     return Result(args, done.returncode, _decode(done.stdout), _decode(done.stderr))
 
 
-def course(*args: str, **kwargs) -> Result:
-    """`python -m <args>` from the repository root: the commands the Makefile runs."""
-    return command([sys.executable, "-m", *args], **kwargs)
+def course(*args: str, process: bool = False, **kwargs) -> Result:
+    """`python -m <args>` from the repository root: the commands the Makefile runs.
+
+    By default the command runs in this interpreter, exactly as `python -m` would run it (its
+    `__main__` with its own argv, environment, working folder and standard streams), because a
+    new interpreter spends seconds of CPU importing PyTorch, and the catalogue runs a hundred
+    commands. `process=True` starts a new interpreter: for what only a process shows (a signal,
+    the first seconds of start-up). A traceback is caught and printed as Python would print it,
+    so `assert_refused` sees it either way.
+    """
+    if process:
+        return command([sys.executable, "-m", *args], **kwargs)
+    return in_this_process(*args, **kwargs)
+
+
+def in_this_process(
+    module: str,
+    *args: str,
+    stdin: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path = ROOT,
+    timeout: float = TIMEOUT,
+) -> Result:
+    """`python -m module args` run by `runpy` here; everything it changes of the process (argv,
+    environment, folder, streams) is put back afterwards."""
+    data = stdin.encode("utf-8") if isinstance(stdin, str) else (stdin or b"")
+    streams = {name: io.TextIOWrapper(io.BytesIO(), encoding="utf-8") for name in ("out", "err")}
+    saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr, dict(os.environ), os.getcwd())
+    argv = [sys.executable, "-m", module, *map(str, args)]
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update(_env(env))
+        os.chdir(cwd)
+        sys.argv = [module, *map(str, args)]
+        sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+        sys.stdout, sys.stderr = streams["out"], streams["err"]
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except BaseException:  # noqa: BLE001 - what Python prints for an uncaught exception
+            traceback.print_exc()
+            code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.argv, sys.stdin, sys.stdout, sys.stderr, environ, folder = saved
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(folder)
+    out, err = (_decode(streams[name].buffer.getvalue()) for name in ("out", "err"))
+    return Result(argv, code, out, err)
 
 
 def make(target: str, *knobs: str, **kwargs) -> Result:
