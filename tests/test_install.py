@@ -31,7 +31,7 @@ import importlib.abc, sys
 class NoMLX(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "mlx" or name.startswith("mlx."):
-            raise ImportError(f"No module named {name!r} (simulated: no MLX on this machine)")
+            raise ModuleNotFoundError(f"No module named {name!r} (simulated: no MLX)", name=name)
         return None
 sys.meta_path.insert(0, NoMLX())
 """
@@ -120,3 +120,35 @@ def test_the_package_metadata_builds_and_names_its_dependencies(tmp_path):
     # MLX is an extra: a machine without an MLX wheel installs everything else.
     assert not [line for line in requires if "mlx" in line and "extra ==" not in line], requires
     assert "Provides-Extra: mlx" in text
+
+
+def _name(requirement: str) -> str:
+    """`mlx[cpu]; sys_platform == 'linux'` -> `mlx`, normalised as pip compares names."""
+    import re
+
+    name = re.split(r"[\[;<>=!~ ]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_constraints_pin_every_dependency_and_agree_with_pyproject():
+    """make setup installs constraints.txt's versions: every package the course asks for has one
+    exact version there, and the pins that change results say the same in both files."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    asked = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        asked += extra
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not name==version"
+            pins[_name(name)] = version.strip()
+    for requirement in asked:
+        assert _name(requirement) in pins, f"{requirement} has no version in constraints.txt"
+        specifier = requirement.split(";")[0]
+        if "==" in specifier:
+            exact = specifier.split("==", 1)[1].strip()
+            assert pins[_name(requirement)] == exact, requirement
+    assert pins["torch"] == "2.13.0" and pins["regex"] == "2025.9.18"

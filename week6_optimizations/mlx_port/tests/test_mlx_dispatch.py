@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.runs import read_metrics
 from week4_training.cli import main as week4_main
-from week6_optimizations.mlx_port.tests.conftest import run_config
+from week6_optimizations.mlx_port.tests.fixtures import run_config
 
 
 def test_week4_train_dispatches_mlx_configs_and_resumes(corpus, tmp_path, capsys):

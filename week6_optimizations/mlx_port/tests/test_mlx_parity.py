@@ -20,7 +20,7 @@ from week6_optimizations.mlx_port.convert import (
     torch_to_mx,
 )
 from week6_optimizations.mlx_port.model import MLXGPT, language_model_loss
-from week6_optimizations.mlx_port.tests.conftest import paired_models, tiny_config
+from week6_optimizations.mlx_port.tests.fixtures import paired_models, tiny_config
 
 OPTIONS = list(itertools.product(["naive", "sdpa"], ["learned", "rope"], [True, False]))
 

@@ -16,7 +16,7 @@ from week5_generation.sampling import filtered_probabilities
 from week6_optimizations.mlx_port import sample_mlx, train_mlx
 from week6_optimizations.mlx_port.cli import main
 from week6_optimizations.mlx_port.sampling import filtered_logits, generate_ids
-from week6_optimizations.mlx_port.tests.conftest import paired_models, run_config, tiny_config
+from week6_optimizations.mlx_port.tests.fixtures import paired_models, run_config, tiny_config
 
 SETTINGS = [(1.0, None, None), (0.7, 5, None), (1.3, None, 0.6), (0.9, 7, 0.8), (0.5, 1, 0.1)]
 

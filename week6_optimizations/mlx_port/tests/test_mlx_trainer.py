@@ -16,7 +16,7 @@ from week6_optimizations.mlx_port import train_mlx
 from week6_optimizations.mlx_port.checkpoint import LAST_STATE, read_weights
 from week6_optimizations.mlx_port.cli import main
 from week6_optimizations.mlx_port.sample import to_mlx
-from week6_optimizations.mlx_port.tests.conftest import run_config
+from week6_optimizations.mlx_port.tests.fixtures import run_config
 from week6_optimizations.mlx_port.trainer import MLXTrainer
 
 MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures differ between runs

@@ -11,7 +11,7 @@ from mlx.utils import tree_flatten
 from week4_training.optim import make_optimizer as make_torch_optimizer
 from week6_optimizations.mlx_port.convert import model_weights
 from week6_optimizations.mlx_port.model import MLXGPT, language_model_loss
-from week6_optimizations.mlx_port.tests.conftest import paired_models, tiny_config
+from week6_optimizations.mlx_port.tests.fixtures import paired_models, tiny_config
 from week6_optimizations.mlx_port.train_step import (
     accumulate_gradients,
     clip_gradients,
