@@ -6,9 +6,12 @@
 import os
 import signal
 import sys
+from types import FrameType
 
 
-def _interrupted_while_loading(signum, frame):  # pragma: no cover - a real Ctrl-C, in a subprocess
+def _interrupted_while_loading(  # pragma: no cover - a real Ctrl-C, in a subprocess
+    signum: int, frame: FrameType | None
+) -> None:
     """Ctrl-C while a command is still importing: nothing is written yet, so stop at once."""
     sys.stderr.write("\ninterrupted\n")
     sys.stderr.flush()

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from shared.errors import CourseError
 
@@ -88,8 +88,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(target: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call `write(file)` on a temporary binary file, then move it over `target`."""
+def atomic_write(target: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call `write(file)` on a temporary binary file, then move it over `target`; whatever
+    `write` returns (a byte count, say) is ignored."""
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         write(handle)
 

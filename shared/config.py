@@ -18,7 +18,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,9 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False):
+def _mapping_without_duplicates(
+    loader: _Loader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     """YAML lets a key appear twice and keeps the last value, so a second `lr:` further down a
     file silently wins over the first. A config is read by people: a repeated key is an error
     that names both lines."""
@@ -62,7 +64,7 @@ def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode, deep: b
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def _read_yaml(text: str):
+def _read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
@@ -90,7 +92,7 @@ def check(condition: bool, key: str, allowed: str) -> None:
         raise ConfigError(f"{key}: must be {allowed}")
 
 
-def register_section(name: str):
+def register_section(name: str) -> Callable[[type], type]:
     """Class decorator: make a dataclass the schema of config section `name`."""
 
     def add(cls: type) -> type:

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 os.environ["RAYON_NUM_THREADS"] = "1"  # must be set before `tokenizers` is imported
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -29,6 +30,10 @@ from shared.data import fetch, read_text  # noqa: E402
 from week2_tokenizer.pretokenize import GPT2_PATTERN, pretokenize  # noqa: E402
 from week2_tokenizer.tokenizer import Tokenizer  # noqa: E402
 from week2_tokenizer.train import train_bpe  # noqa: E402
+
+if TYPE_CHECKING:
+    import tiktoken
+    from tokenizers import Tokenizer as HFTokenizer
 
 
 def recount_trainer(text: str, vocab_size: int) -> list[tuple[bytes, bytes]]:
@@ -102,7 +107,7 @@ def peak_training_mb(vocab_size: int, n_chars: int) -> tuple[float, float]:
     return float(before), float(peak)
 
 
-def gpt2_references():
+def gpt2_references() -> tuple[tiktoken.Encoding, HFTokenizer]:
     """tiktoken's and `tokenizers`' GPT-2 encoders, built from the same two files, offline."""
     import tiktoken
     from tokenizers import Tokenizer as HFTokenizer
@@ -129,7 +134,9 @@ def tokenizer_rows(quick: bool = False) -> list[dict]:
     corpus = "200k chars" if quick else "tiny shakespeare"
     rows: list[dict] = []
 
-    def row(case, impl, value, unit, ratio=None, note=""):
+    def row(
+        case: str, impl: str, value: float, unit: str, ratio: float | None = None, note: str = ""
+    ) -> None:
         rows.append(
             {
                 "section": "tokenizer",
@@ -197,6 +204,7 @@ def tokenizer_rows(quick: bool = False) -> list[dict]:
         / median_seconds(lambda: tiktoken_encoding.encode_ordinary(text), repeats, 1),
     }
     case = "GPT-2 encode " + ("300k chars" if quick else "tiny shakespeare")
+    ratio: float | None
     for impl, speed in speeds.items():
         if impl.startswith("course"):
             ratio, note = speed / speeds["tiktoken"], "ratio = this MB/s / tiktoken MB/s"

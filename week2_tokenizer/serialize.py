@@ -100,12 +100,14 @@ def from_json_dict(document: Any) -> Tokenizer:
             )
     vocab_texts = _field(document, "vocab", list, "a list of tokens")
     vocab = {i: _token_bytes(text, f"vocab[{i}]") for i, text in enumerate(vocab_texts)}
-    merges = []
+    merges: list[tuple[bytes, bytes]] = []
     for rank, line in enumerate(_field(document, "merges", list, "a list of merges")):
         parts = line.split(" ") if isinstance(line, str) else []
         if len(parts) != 2 or not all(parts):
             raise CourseError(f"merges[{rank}] = {line!r} must be two tokens joined by one space")
-        merges.append(tuple(_token_bytes(p, f"merges[{rank}]") for p in parts))
+        left, right = parts
+        where = f"merges[{rank}]"
+        merges.append((_token_bytes(left, where), _token_bytes(right, where)))
     trained_on = TrainedOn.from_json(document["trained_on"]) if "trained_on" in document else None
     return Tokenizer(vocab, merges, specials, pattern, trained_on)
 

@@ -19,6 +19,7 @@ import hashlib
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from shared.atomic import atomic_write_text
@@ -72,7 +73,7 @@ class Tokenizer:
         cls,
         merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Iterable[str] = (),
-        pattern="gpt2",
+        pattern: str = "gpt2",
     ) -> Tokenizer:
         """Ids 0-255 are the bytes, 256 + r is merge r, the special tokens come last."""
         vocab = {b: bytes([b]) for b in range(256)}
@@ -91,7 +92,9 @@ class Tokenizer:
 
     @classmethod
     def from_gpt2(
-        cls, encoder_json_path: str | os.PathLike | None = None, vocab_bpe_path=None
+        cls,
+        encoder_json_path: str | os.PathLike | None = None,
+        vocab_bpe_path: str | os.PathLike | None = None,
     ) -> Tokenizer:
         """GPT-2's tokenizer from its encoder.json and vocab.bpe (fetched if not given)."""
         from week2_tokenizer.gpt2 import read_gpt2
@@ -110,7 +113,7 @@ class Tokenizer:
         """Write the tokenizer as one JSON file, atomically (see `serialize.py` for the format)."""
         from week2_tokenizer.serialize import to_json_text
 
-        atomic_write_text(path, to_json_text(self))
+        atomic_write_text(Path(path), to_json_text(self))
 
     @cached_property
     def sha256(self) -> str:

@@ -168,6 +168,7 @@ def train_bpe(
             f"vocab_size {vocab_size} is too small: it must be at least 256 bytes + "
             f"{len(specials)} special token(s) = {256 + len(specials)}"
         )
+    text_pieces: str | Iterable[str]  # the whole text, or a file's text in chunks
     if isinstance(source, os.PathLike):
         text_pieces = read_file_chunks(Path(source))
     else:

@@ -65,6 +65,8 @@ class CausalSelfAttention(nn.Module):
     `last_weights` (for plots and tests; it costs memory, so it is off by default).
     """
 
+    future: Tensor  # (block_size, block_size) bool, True above the diagonal; a buffer
+
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.n_head = config.n_head

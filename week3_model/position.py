@@ -17,6 +17,7 @@ returns None from `embed` and rotates q and k instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import torch
@@ -27,14 +28,19 @@ from week3_model.config import GPTConfig
 
 
 class PositionEncoding(Protocol):
-    """What a `POSITION` entry is: a class built as `cls(config)` with these two hooks."""
+    """What a `POSITION` entry is: an `nn.Module` built as `cls(config)` with these two hooks
+    (`parameters` is the module's own, listed so that the GPT can count them)."""
+
+    def __init__(self, config: GPTConfig) -> None: ...
 
     def embed(self, positions: Tensor) -> Tensor | None: ...
 
     def rotate(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]: ...
 
+    def parameters(self) -> Iterator[nn.Parameter]: ...
 
-POSITION: Registry[type[nn.Module]] = Registry(
+
+POSITION: Registry[type[PositionEncoding]] = Registry(
     "position", provided_by={"rope": "week6_optimizations"}
 )
 

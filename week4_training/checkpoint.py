@@ -25,7 +25,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,10 @@ from torch import nn
 from shared.atomic import atomic_write
 from shared.config import Config, ConfigError, config_from_dict
 from shared.errors import CourseError
+
+if TYPE_CHECKING:
+    from week2_tokenizer import Tokenizer
+    from week3_model import GPT
 
 FORMAT = "tiny-gpt-course checkpoint"
 VERSION = 1
@@ -54,7 +58,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 def rng_state() -> dict[str, Any]:
     """Every random state a training step can touch, in types `weights_only` loading accepts."""
-    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    # numpy's stubs give this call the type of get_state(legacy=False), a dict; it is the tuple
+    numpy_state: tuple[str, np.ndarray, int, int, float] = np.random.get_state()  # type: ignore[assignment]
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = numpy_state
     state = {
         "python": random.getstate(),
         "numpy": [
@@ -164,7 +170,9 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def tokenizer_from_checkpoint(document: dict[str, Any], where: Path | str = "checkpoint"):
+def tokenizer_from_checkpoint(
+    document: dict[str, Any], where: Path | str = "checkpoint"
+) -> Tokenizer:
     """The tokenizer embedded in a checkpoint (checked against its recorded sha256)."""
     from week2_tokenizer.serialize import from_json_dict
 
@@ -180,14 +188,14 @@ def tokenizer_from_checkpoint(document: dict[str, Any], where: Path | str = "che
     return tokenizer
 
 
-def tokenizer_record(tokenizer) -> dict[str, str]:
+def tokenizer_record(tokenizer: Tokenizer) -> dict[str, str]:
     """What a checkpoint stores about its tokenizer: identity and the whole file."""
     from week2_tokenizer.serialize import to_json_text
 
     return {"sha256": tokenizer.sha256, "json": to_json_text(tokenizer)}
 
 
-def check_tokenizer(document: dict[str, Any], tokenizer, where: Path | str) -> None:
+def check_tokenizer(document: dict[str, Any], tokenizer: Tokenizer, where: Path | str) -> None:
     """A model trained with one tokenizer is meaningless with another: refuse the pair."""
     saved = document["tokenizer"]["sha256"]
     if tokenizer.sha256 != saved:
@@ -224,8 +232,8 @@ def load_model_state(model: nn.Module, state: dict[str, Any], where: Path | str)
 class LoadedCheckpoint:
     """A trained model ready to use: in eval mode, with its tokenizer and resolved config."""
 
-    model: nn.Module
-    tokenizer: Any
+    model: GPT
+    tokenizer: Tokenizer
     config: Config
     step: int
     best_val_loss: float
@@ -245,7 +253,7 @@ def config_of(document: dict[str, Any], where: Path | str = "checkpoint") -> Con
 
 
 def load_checkpoint(
-    path: str | Path, device: str | torch.device = "cpu", tokenizer=None
+    path: str | Path, device: str | torch.device = "cpu", tokenizer: Tokenizer | None = None
 ) -> LoadedCheckpoint:
     """Load a run folder (its checkpoint.pt) or a .pt file: model (eval mode), tokenizer, config.
 

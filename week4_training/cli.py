@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from shared.paths import RUNS_DIR
 from shared.registry import Registry
 
 if TYPE_CHECKING:  # the strategy module loads PyTorch: imported where training starts
+    from shared.runs import RunLock
     from week4_training.parallel import SingleProcess
 
 # Training in another framework comes with a later week: `run.backend: mlx` loads week 6's MLX
@@ -32,7 +33,7 @@ def _load_sections() -> None:
     import week4_training.config  # noqa: F401
 
 
-def _quiet(*args, **kwargs) -> None:
+def _quiet(*args: object, **kwargs: object) -> None:
     """What a rank other than 0 prints: nothing."""
 
 
@@ -75,12 +76,14 @@ def _is_mlx_run(run_dir: Path) -> bool:
     return not (run_dir / "last.pt").is_file() and (run_dir / "last.safetensors").is_file()
 
 
-def _claim(run_dir: Path, args: argparse.Namespace, parallel: SingleProcess):
+def _claim(
+    run_dir: Path, args: argparse.Namespace, parallel: SingleProcess
+) -> AbstractContextManager[RunLock | None]:
     """Rank 0 checks and locks `run_dir` (see `shared.runs.claim_run_dir`); the lock is released
     when the `with` block ends, and by the operating system if the process dies first."""
     from shared.runs import claim_run_dir
 
-    def claim():
+    def claim() -> RunLock:
         return claim_run_dir(
             run_dir,
             resume=bool(args.resume),

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from torch import Tensor
 from shared.atomic import atomic_path, atomic_write_text
 from shared.data import cache_dir, corpus_path, read_text, split_text
 from shared.errors import CourseError
+
+if TYPE_CHECKING:
+    from week2_tokenizer import Tokenizer
 
 CACHE_VERSION = 1
 
@@ -54,7 +58,7 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
 
 
-def encode_split(tokenizer, text: str) -> TokenSplit:
+def encode_split(tokenizer: Tokenizer, text: str) -> TokenSplit:
     """[eot] + encode(text): every token of `text` becomes a target; n_bytes covers all of it.
 
     Special-token strings inside the corpus are encoded as plain text (allowed_special="none").
@@ -96,7 +100,10 @@ def _read_bin(path: Path, dtype: np.dtype) -> np.ndarray:
 
 
 def load_token_data(
-    corpus: str, tokenizer, root: Path | None = None, log: Callable[[str], None] | None = None
+    corpus: str,
+    tokenizer: Tokenizer,
+    root: Path | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> TokenData:
     """Encode `corpus` (a known name or a path) with `tokenizer`, or reuse the cached encoding.
 

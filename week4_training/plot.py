@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from shared.atomic import atomic_write  # noqa: E402
 from shared.runs import read_metrics  # noqa: E402
@@ -71,7 +72,7 @@ def plot_comparison(run_dirs: Sequence[str | Path], target: str | Path) -> Path:
     return _save(figure, Path(target))
 
 
-def _save(figure, target: Path) -> Path:
+def _save(figure: Figure, target: Path) -> Path:
     """Write the PNG atomically: a full disk or a read-only folder is one line naming `target`,
     and never leaves half a picture behind."""
     try:

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from week4_training.config import TrainConfig
 
 
 def learning_rate(
@@ -30,10 +34,12 @@ def learning_rate(
     return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def schedule_from_config(train) -> Callable[[int], float]:
+def schedule_from_config(train: TrainConfig) -> Callable[[int], float]:
     """`step -> lr` for a `TrainConfig`."""
 
     def at(step: int) -> float:
+        # never None: TrainConfig fills in a warm-up or decay that the config leaves out
+        assert train.warmup_iters is not None and train.lr_decay_iters is not None
         return learning_rate(
             step,
             lr=train.lr,
@@ -45,12 +51,13 @@ def schedule_from_config(train) -> Callable[[int], float]:
     return at
 
 
-def schedule_warnings(train) -> list[str]:
+def schedule_warnings(train: TrainConfig) -> list[str]:
     """What is wrong with a schedule that does not fit its run, one line each (none: it fits).
 
     Left out of a config, warm-up and decay follow max_iters and always fit; set by hand, they
     may not: `ARGS="train.max_iters=100"` on a config with warmup_iters 100 never leaves warm-up.
     """
+    assert train.warmup_iters is not None and train.lr_decay_iters is not None  # as above
     fix = "set it with train.max_iters, or leave it out of the config to follow max_iters"
     if train.warmup_iters >= train.max_iters:
         return [

@@ -49,8 +49,8 @@ def accumulate_gradients(
     k = len(micro_batches)
     total = 0.0
     for i, (x, y) in enumerate(micro_batches):
-        quiet = no_sync is not None and i < k - 1
-        with no_sync() if quiet else nullcontext():
+        quiet = i < k - 1
+        with no_sync() if no_sync is not None and quiet else nullcontext():
             with precision if precision is not None else nullcontext():
                 _, loss = model(x, y)
             loss = loss / k

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import torch
 import yaml
@@ -58,6 +60,9 @@ from week4_training.parallel import SingleProcess
 from week4_training.sample import sample_ids
 from week4_training.schedule import schedule_from_config, schedule_warnings
 from week4_training.step import make_scaler, optimizer_step
+
+if TYPE_CHECKING:
+    from week2_tokenizer import Tokenizer
 
 
 class TrainingDiverged(CourseError):
@@ -94,13 +99,15 @@ class StopRequest:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def _handle(self, signum, frame) -> None:  # pragma: no cover - exercised by a real Ctrl-C
+    def _handle(  # pragma: no cover - exercised by a real Ctrl-C
+        self, signum: int, frame: FrameType | None
+    ) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
 
 
-def resolve_model_config(cfg: Config, tokenizer) -> Config:
+def resolve_model_config(cfg: Config, tokenizer: Tokenizer) -> Config:
     """Fill model.vocab_size from the tokenizer; a set value must leave room for every token."""
     vocab = cfg.model.vocab_size
     if vocab is None:
@@ -259,8 +266,9 @@ class Trainer:
         )
         self.scaler = make_scaler(self.device, train.dtype)
         # evaluation runs the plain (or compiled) model; training goes through the wrapper, which
-        # with several processes averages the gradients across them
-        self.eval_model = torch.compile(self.model) if train.compile else self.model
+        # with several processes averages the gradients across them. (torch.compile of a module
+        # returns a module, an OptimizedModule, though its type hints say only "a callable".)
+        self.eval_model: nn.Module = torch.compile(self.model) if train.compile else self.model  # type: ignore[assignment]
         self.forward_model = parallel.wrap(self.eval_model)
         self.schedule = schedule_from_config(train)
         self.step = 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm import tqdm
@@ -33,6 +34,9 @@ from week5_generation.loading import SamplingSource
 from week5_generation.sampling import make_generator
 from week5_generation.session import prompt_ids
 from week5_generation.stats import sample_statistics
+
+if TYPE_CHECKING:
+    from week4_training.data import TokenSplit
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.txt")
 EVAL_SEEDS = (1, 2)
@@ -80,7 +84,7 @@ class Evaluation:
     report: Path | None = None
 
 
-def validation_split(source: SamplingSource, corpus: str | None = None):
+def validation_split(source: SamplingSource, corpus: str | None = None) -> TokenSplit:
     """The validation text of `corpus` (default: the run's own data.corpus) as week 4 evaluates
     it: [eot] + its tokens, with its UTF-8 byte count."""
     from week4_training.data import encode_split
@@ -206,7 +210,7 @@ def quote(text: str) -> str:
 
 
 def render_report(
-    evaluation: Evaluation, settings: SampleConfig | None = None, seeds=EVAL_SEEDS
+    evaluation: Evaluation, settings: SampleConfig | None = None, seeds: Sequence[int] = EVAL_SEEDS
 ) -> str:
     """The markdown of evaluation.md."""
     settings = EVAL_SETTINGS if settings is None else settings

@@ -22,7 +22,7 @@ in week3_model/gpt.py). Register its factory in `DECODERS` under "kv_cache" and 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +31,9 @@ from shared.errors import CourseError
 from shared.registry import Registry
 from week5_generation.sampling import check_settings, choose_next, make_generator
 from week5_generation.streaming import TextStream
+
+if TYPE_CHECKING:
+    from week3_model import GPT
 
 
 class NextTokenLogits(Protocol):
@@ -52,7 +55,7 @@ def crop_context(ids: Tensor, block_size: int) -> Tensor:
 class FullContextLogits:
     """No cache: run the model on the cropped context at every step and keep the last logits."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: GPT) -> None:
         self.model = model
         self.block_size = model.config.block_size
 
@@ -61,7 +64,7 @@ class FullContextLogits:
         return logits[0, -1]
 
 
-DECODERS: Registry[Callable[[nn.Module], NextTokenLogits]] = Registry(
+DECODERS: Registry[Callable[[GPT], NextTokenLogits]] = Registry(
     "decoder", provided_by={"kv_cache": "week6_optimizations"}
 )
 DECODERS.register("full")(FullContextLogits)
@@ -73,7 +76,7 @@ def model_device(model: nn.Module) -> torch.device:
 
 @torch.no_grad()
 def generate(
-    model: nn.Module,
+    model: GPT,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
     *,
@@ -109,7 +112,8 @@ def generate(
 class TokenizerLike(Protocol):
     """What generation needs from a tokenizer (week 2's `Tokenizer` has all of it)."""
 
-    eot_id: int | None
+    @property
+    def eot_id(self) -> int | None: ...
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -124,13 +128,13 @@ def start_ids(tokenizer: TokenizerLike) -> list[int]:
 
 
 def generate_text(
-    model: nn.Module,
+    model: GPT,
     tokenizer: TokenizerLike,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
     *,
     stop: Sequence[str] = (),
-    **sampling,
+    **sampling: Any,
 ) -> Iterator[str]:
     """Yield the continuation as printable text pieces (see streaming.py), stopping at the
     end-of-text token, after `max_new_tokens` tokens, or where a string in `stop` appears (cut

@@ -12,17 +12,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from shared import paths
 from shared.config import Config, config_from_dict
 from shared.data import fetch
 from shared.errors import CourseError
+
+if TYPE_CHECKING:
+    from week2_tokenizer import Tokenizer
+    from week3_model import GPT
 
 GPT2 = "gpt2"
 GPT2_SOURCE = "https://huggingface.co/openai-community/gpt2 (files model.safetensors, config.json)"
@@ -39,8 +43,8 @@ class SamplingSource:
     run_dir: where reports go (a course run's folder; for GPT-2, runs/gpt2).
     """
 
-    model: nn.Module
-    tokenizer: Any
+    model: GPT
+    tokenizer: Tokenizer
     config: Config
     name: str
     run_dir: Path
@@ -104,7 +108,10 @@ def most_recent_run(runs_dir: Path | None = None) -> Path:
 
 
 def load_source(
-    checkpoint: str | None, weights: str | None, device: torch.device, say=print
+    checkpoint: str | None,
+    weights: str | None,
+    device: torch.device,
+    say: Callable[[str], None] = print,
 ) -> SamplingSource:
     """Resolve the --checkpoint / --weights pair; `say` reports a choice the user did not make."""
     if weights is not None and checkpoint not in (None, GPT2):

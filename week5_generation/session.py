@@ -17,7 +17,7 @@ import torch
 from shared.config import Config, build_section
 from shared.errors import CourseError
 from week5_generation.config import SampleConfig
-from week5_generation.generate import DECODERS, generate_text, start_ids
+from week5_generation.generate import DECODERS, TokenizerLike, generate_text, start_ids
 from week5_generation.loading import SamplingSource
 
 
@@ -40,7 +40,7 @@ def session_seed(settings: SampleConfig, config: Config) -> int:
 
 
 def prompt_ids(
-    tokenizer, prompt: str, block_size: int, warn: Callable[[str], None] = notice
+    tokenizer: TokenizerLike, prompt: str, block_size: int, warn: Callable[[str], None] = notice
 ) -> list[int]:
     """The prompt as ids (a start token if it is empty), cropped to its last block_size tokens."""
     ids = tokenizer.encode(prompt) if prompt else start_ids(tokenizer)

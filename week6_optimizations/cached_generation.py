@@ -27,12 +27,17 @@ when the window moves, the cache is emptied and the new window is prefilled. Two
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from shared.errors import CourseError
 from week5_generation.generate import DECODERS
 from week6_optimizations.kv_cache import KVCache
+
+if TYPE_CHECKING:
+    from week3_model import GPT
 
 
 class ContextWindow:
@@ -60,7 +65,7 @@ class ContextWindow:
 class CachedLogits:
     """Week 5's `NextTokenLogits` with a KV cache; `DECODERS.get("kv_cache")(model)` builds one."""
 
-    def __init__(self, model: nn.Module, keep: int | None = None) -> None:
+    def __init__(self, model: GPT, keep: int | None = None) -> None:
         self.model = model
         config = model.config
         self.window = ContextWindow(config.block_size, keep)
@@ -82,7 +87,7 @@ class CachedLogits:
 class WindowedLogits:
     """The uncached reference for any `keep`: run the model on the whole window every step."""
 
-    def __init__(self, model: nn.Module, keep: int | None = None) -> None:
+    def __init__(self, model: GPT, keep: int | None = None) -> None:
         self.model = model
         self.window = ContextWindow(model.config.block_size, keep)
 

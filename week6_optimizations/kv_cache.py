@@ -20,6 +20,7 @@ updates write into.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 from torch import Tensor
 
@@ -43,7 +44,12 @@ class LayerKVCache:
                 f"KV cache holds at most {self.capacity} positions (block_size); "
                 f"{self.length} are cached and {k.size(2)} more were given"
             )
-        if self.keys is None or self.keys.shape[:2] != k.shape[:2] or self.keys.dtype != k.dtype:
+        if (
+            self.keys is None
+            or self.values is None
+            or self.keys.shape[:2] != k.shape[:2]
+            or self.keys.dtype != k.dtype
+        ):
             B, h, _, d = k.shape
             self.keys = k.new_empty(B, h, self.capacity, d)
             self.values = v.new_empty(B, h, self.capacity, v.size(-1))
@@ -63,7 +69,14 @@ class KVCache(Sequence[LayerKVCache]):
     def __init__(self, n_layer: int, block_size: int) -> None:
         self.layers = [LayerKVCache(block_size) for _ in range(n_layer)]
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> LayerKVCache: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[LayerKVCache]: ...
+
+    def __getitem__(self, index: int | slice) -> LayerKVCache | list[LayerKVCache]:
+        """`cache[i]` is layer i's cache (a slice gives a list of them, as in any sequence)."""
         return self.layers[index]
 
     def __len__(self) -> int:

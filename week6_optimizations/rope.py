@@ -83,6 +83,8 @@ def interleaved_to_half_split(head_size: int) -> Tensor:
 class RotaryPosition(nn.Module):
     """`model.position: rope`: rotate each head's queries and keys; no learned parameters."""
 
+    frequencies: Tensor  # (d // 2,) rotation speeds of the channel pairs; a buffer
+
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         frequencies = rope_frequencies(config.n_embd // config.n_head)

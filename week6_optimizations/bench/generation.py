@@ -16,7 +16,7 @@ from week3_model import GPT, GPTConfig
 from week5_generation.generate import FullContextLogits, generate
 from week5_generation.sampling import make_generator
 from week6_optimizations.bench.rows import make_row
-from week6_optimizations.bench.training import BABY
+from week6_optimizations.bench.training import BABY, ModelShape
 from week6_optimizations.cached_generation import CachedLogits
 
 DECODER_CHOICES = {"full context": FullContextLogits, "kv cache": CachedLogits}
@@ -27,7 +27,7 @@ def generation_model(
     device: torch.device,
     attention: str = "naive",
     position: str = "learned",
-    shape: dict[str, int] | None = None,
+    shape: ModelShape | None = None,
 ) -> GPT:
     """A randomly initialised model of `shape` (default: the baby model) in eval mode."""
     shape = BABY if shape is None else shape
@@ -74,7 +74,7 @@ def generation_rows_for(
     warmup: int,
     prompt_length: int = 6,
     variants: tuple[tuple[str, str], ...] = (("naive", "learned"),),
-    shape: dict[str, int] | None = None,
+    shape: ModelShape | None = None,
 ) -> list[dict]:
     """Full context (the baseline) and KV cache per block size and model variant."""
     rows = []

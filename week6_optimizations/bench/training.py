@@ -9,9 +9,12 @@ float32, no compile; every ratio is against it, measured in the same run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from shared.bench import median_seconds
@@ -22,7 +25,18 @@ from week4_training.step import make_scaler, optimizer_step
 from week6_optimizations.bench.memory import peak_memory_mb
 from week6_optimizations.bench.rows import make_row
 
-BABY = {"n_layer": 4, "n_head": 4, "n_embd": 128, "batch_size": 12, "vocab_size": 1024}
+
+class ModelShape(TypedDict):
+    """The size of a benchmarked model and of its batches."""
+
+    n_layer: int
+    n_head: int
+    n_embd: int
+    batch_size: int
+    vocab_size: int
+
+
+BABY: ModelShape = {"n_layer": 4, "n_head": 4, "n_embd": 128, "batch_size": 12, "vocab_size": 1024}
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ class TrainCase:
         return self.label == TrainCase(self.block_size).label
 
 
-def build_step(case: TrainCase, device: torch.device):
+def build_step(case: TrainCase, device: torch.device) -> Callable[[], None]:
     """A model, optimizer and fixed batch for `case`, and a function doing one optimizer step."""
     torch.manual_seed(0)
     config = GPTConfig(
@@ -64,7 +78,8 @@ def build_step(case: TrainCase, device: torch.device):
     )
     model = GPT(config).to(device).train()
     optimizer = make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device=device)
-    runner = torch.compile(model) if case.compile else model
+    # torch.compile of a module returns a module, though its type hints say only "a callable"
+    runner: nn.Module = torch.compile(model) if case.compile else model  # type: ignore[assignment]
     scaler = make_scaler(device, case.dtype)
     shape = (case.batch_size, case.block_size + 1)
     data = torch.randint(0, case.vocab_size, shape, device=device)
@@ -120,7 +135,7 @@ def training_rows_for(
 ) -> list[dict]:
     """Measure each case; one tokens/s row and one memory row per case, ratios vs its baseline."""
     rows: list[dict] = []
-    baselines: dict[tuple[str, int], float] = {}
+    baselines: dict[tuple[str, int], float | None] = {}
     for case in tqdm(cases, desc="training cases", leave=False):
         name = f"block {case.block_size}"
         try:

@@ -65,6 +65,7 @@ class DataParallel(SingleProcess):
 
     def no_sync(self, model: nn.Module) -> AbstractContextManager:
         """Backward without the all-reduce: gradients accumulate locally until the last one."""
+        assert isinstance(model, DistributedDataParallel)  # the module `wrap` returned
         return model.no_sync()
 
     def all_reduce_sum(self, tensor: Tensor) -> Tensor:
@@ -110,8 +111,8 @@ class DataParallel(SingleProcess):
 
     def main_first(self, work: Callable[[], T]) -> T:
         """Rank 0 runs `work` (and fills a cache); then the other ranks run it (and read it)."""
-        result = self.on_main(work)
-        return result if self.is_main else work()
+        done = self.on_main(lambda: (work(),))  # rank 0: a 1-tuple of its result; the others: None
+        return done[0] if done is not None else work()
 
 
 @contextmanager

@@ -173,7 +173,7 @@ class StderrRelay:
 
     def _line_done(self, line: bytes) -> None:
         if self.traceback is not None:
-            self._traceback_line(line)
+            self._traceback_line(self.traceback, line)
         elif line.startswith(HELD_LINE):
             self.errors.append(line)
         elif line.startswith(TRACEBACK):
@@ -181,9 +181,8 @@ class StderrRelay:
         elif TORCHRUN_LOG.match(line) is None:
             self.write(line)
 
-    def _traceback_line(self, line: bytes) -> None:
+    def _traceback_line(self, held: list[bytes], line: bytes) -> None:
         """Frames are indented; the first line that is not is the exception that ends it."""
-        held = self.traceback
         held.append(line)
         if line[:1] in (b" ", b"\t") or not line.strip():
             return
@@ -234,6 +233,7 @@ def run_torchrun(command: Sequence[str], write: Callable[[bytes], None] = _write
     # Its own process group: a Ctrl-C in the terminal reaches this process alone, and it decides
     # what the ranks get (one SIGINT each, through torchrun).
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, process_group=0)
+    assert process.stderr is not None  # a pipe, as asked for
     relay = StderrRelay(write)
     interrupts = 0
     while True:

@@ -12,6 +12,7 @@ products on a reference BLAS, so expect MLX far behind here; on Apple silicon ML
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,14 +20,14 @@ import torch
 from shared.bench import median_seconds
 from week6_optimizations.bench.generation import generation_model, measure_generation
 from week6_optimizations.bench.rows import make_row, register_rows
-from week6_optimizations.bench.training import BABY, TrainCase, build_step
+from week6_optimizations.bench.training import BABY, ModelShape, TrainCase, build_step
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available
 
 BLOCK = 64
 PROMPT = 6
 
 
-def _mlx_train_step(block_size: int, shape: dict[str, int], compile: bool):
+def _mlx_train_step(block_size: int, shape: ModelShape, compile: bool) -> Callable[[], None]:
     import mlx.core as mx
 
     from week3_model import GPTConfig
@@ -38,12 +39,14 @@ def _mlx_train_step(block_size: int, shape: dict[str, int], compile: bool):
         vocab_size=shape["vocab_size"],
         block_size=block_size,
         attention="sdpa",
-        **{k: shape[k] for k in ("n_layer", "n_head", "n_embd")},
+        n_layer=shape["n_layer"],
+        n_head=shape["n_head"],
+        n_embd=shape["n_embd"],
     )
     model = MLXGPT(config)
     optimizer = make_optimizer(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99))
     step = make_train_step(model, optimizer, grad_clip=1.0, compile=compile)
-    data = mx.random.randint(0, config.vocab_size, (1, shape["batch_size"], block_size + 1))
+    data = mx.random.randint(0, shape["vocab_size"], (1, shape["batch_size"], block_size + 1))
     xs, ys = data[..., :-1], data[..., 1:]
 
     def work() -> None:
@@ -52,7 +55,7 @@ def _mlx_train_step(block_size: int, shape: dict[str, int], compile: bool):
     return work
 
 
-def _mlx_generation(block_size: int, shape: dict[str, int], repeats: int, warmup: int) -> float:
+def _mlx_generation(block_size: int, shape: ModelShape, repeats: int, warmup: int) -> float:
     from week6_optimizations.mlx_port.sample import to_mlx
     from week6_optimizations.mlx_port.sampling import generate_ids
 
@@ -75,7 +78,7 @@ def mlx_rows(quick: bool) -> list[dict[str, Any]]:
 
 def rows_for(
     block: int,
-    shape: dict[str, int],
+    shape: ModelShape,
     name: str,
     variants: list[tuple[str, bool]],
     repeats: int,
@@ -105,7 +108,8 @@ def rows_for(
         return train_rows + gen_rows
     import mlx.core as mx
 
-    note = f"MLX {mx.__version__} on {mx.default_device()}, float32"
+    # mlx.core's type stubs leave out its __version__ (and where MLX is missing, mx is untyped)
+    note = f"MLX {mx.__version__} on {mx.default_device()}, float32"  # type: ignore[attr-defined, unused-ignore]
     for impl, compile in variants:
         step = _mlx_train_step(block, shape, compile)
         speed = tokens_per_step / median_seconds(step, repeats, warmup)

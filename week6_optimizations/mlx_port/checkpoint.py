@@ -21,7 +21,7 @@ import io
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import mlx.core as mx
 import numpy as np
@@ -38,6 +38,12 @@ from week6_optimizations.mlx_port.convert import (
     save_safetensors,
 )
 
+if TYPE_CHECKING:
+    import mlx.optimizers as optim
+
+    from week4_training.data import BatchSampler
+    from week6_optimizations.mlx_port.model import MLXGPT
+
 FORMAT = "tiny-gpt-course mlx checkpoint"
 VERSION = 1
 BEST_WEIGHTS = "checkpoint.safetensors"
@@ -46,7 +52,7 @@ LAST_WEIGHTS = "last.safetensors"
 LAST_STATE = "last_state.npz"
 
 
-def save_weights(path: Path, model, metadata: Mapping[str, Any]) -> Path:
+def save_weights(path: Path, model: MLXGPT, metadata: Mapping[str, Any]) -> Path:
     """A weights file with its metadata (format and version added)."""
     return save_safetensors(
         path, model_weights(model), {"format": FORMAT, "version": VERSION, **metadata}
@@ -72,7 +78,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, mx.array], dict[str, Any]]
     return weights, metadata
 
 
-def save_best(run_dir: Path, model, metadata: Mapping[str, Any]) -> None:
+def save_best(run_dir: Path, model: MLXGPT, metadata: Mapping[str, Any]) -> None:
     """checkpoint.safetensors (MLX) and checkpoint.pt (week 4's PyTorch format), same weights."""
     save_weights(run_dir / BEST_WEIGHTS, model, metadata)
     state = mlx_to_state_dict(model_weights(model), model.config)
@@ -83,21 +89,31 @@ def save_best(run_dir: Path, model, metadata: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------- resume state
 
 
-def training_state(optimizer, sampler, step: int) -> dict[str, np.ndarray]:
+def training_state(
+    optimizer: optim.Optimizer, sampler: BatchSampler, step: int
+) -> dict[str, np.ndarray]:
     """Everything besides the weights that a resumed run needs, as named NumPy arrays."""
-    arrays = {f"optimizer.{k}": np.array(v) for k, v in tree_flatten(optimizer.state)}
+    flat_state = dict(tree_flatten(optimizer.state))
+    arrays = {f"optimizer.{k}": np.array(v) for k, v in flat_state.items()}
     arrays["rng.sampler"] = sampler.state_dict()["generator"].numpy()
     arrays["step"] = np.array(step, dtype=np.int64)
     return arrays
 
 
-def save_last(run_dir: Path, model, optimizer, sampler, metadata: Mapping[str, Any]) -> None:
+def save_last(
+    run_dir: Path,
+    model: MLXGPT,
+    optimizer: optim.Optimizer,
+    sampler: BatchSampler,
+    metadata: Mapping[str, Any],
+) -> None:
     """last_state.npz first, then last.safetensors: the pair a resumed run starts from."""
     arrays = training_state(optimizer, sampler, metadata["step"])
 
-    def write(handle) -> None:
+    def write(handle: BinaryIO) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        # (mypy cannot tell that no array is named `allow_pickle`, savez's one keyword)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
         handle.write(buffer.getvalue())
 
     atomic_write(run_dir / LAST_STATE, write)
@@ -139,7 +155,12 @@ def load_last(run_dir: Path) -> tuple[dict[str, mx.array], dict[str, Any], dict[
     return weights, metadata, state
 
 
-def restore_state(state: Mapping[str, np.ndarray], optimizer, sampler, parameters) -> None:
+def restore_state(
+    state: Mapping[str, np.ndarray],
+    optimizer: optim.Optimizer,
+    sampler: BatchSampler,
+    parameters: dict,
+) -> None:
     """Put back AdamW's moments and the batch generator (before compiling the step)."""
     prefix = "optimizer."
     tree = [(k[len(prefix) :], mx.array(v)) for k, v in state.items() if k.startswith(prefix)]
@@ -169,7 +190,7 @@ def convert_file(source: Path, target: Path) -> Path:
             raise CourseError(f"{target}: a PyTorch checkpoint converts to a .safetensors file")
         model_config = config_of(document).model
         weights = state_dict_to_mlx(document["model"], model_config)
-        metadata = {"format": FORMAT, "version": VERSION}
+        metadata: dict[str, Any] = {"format": FORMAT, "version": VERSION}
         metadata.update({key: document[key] for key in record_keys})
         metadata["best_val_loss"] = float(metadata["best_val_loss"])
         return save_safetensors(target, weights, metadata)

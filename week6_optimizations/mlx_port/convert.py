@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
 import numpy as np
@@ -36,6 +36,9 @@ import torch
 from shared.atomic import atomic_write
 from shared.errors import CourseError
 from week3_model.config import GPTConfig
+
+if TYPE_CHECKING:
+    import mlx.nn as nn
 
 TIED_HEAD = "lm_head.weight"
 
@@ -82,14 +85,14 @@ def mlx_to_state_dict(weights: Mapping[str, mx.array], config: GPTConfig) -> dic
     return state
 
 
-def model_weights(model) -> dict[str, mx.array]:
+def model_weights(model: nn.Module) -> dict[str, mx.array]:
     """An MLX model's parameters as a flat {name: array} dict."""
     from mlx.utils import tree_flatten
 
     return dict(tree_flatten(model.parameters()))
 
 
-def load_weights_into(model, weights: Mapping[str, mx.array], where: str | Path) -> None:
+def load_weights_into(model: nn.Module, weights: Mapping[str, mx.array], where: str | Path) -> None:
     """Load flat weights into an MLX model; a missing, extra or misshapen name is a clear error."""
     own = model_weights(model)
     missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
@@ -130,7 +133,9 @@ def load_safetensors(path: str | Path) -> tuple[dict[str, mx.array], dict[str, A
     if not path.is_file():
         raise CourseError(f"{path}: weights file not found")
     try:
-        weights, text = mx.load(str(path), format="safetensors", return_metadata=True)
+        loaded = mx.load(str(path), format="safetensors", return_metadata=True)
+        assert isinstance(loaded, tuple)  # (weights, metadata), as return_metadata asks
+        weights, text = loaded
         metadata = {key: json.loads(value) for key, value in text.items()}
     except (RuntimeError, ValueError) as error:
         raise CourseError(f"{path}: not a readable safetensors file ({error})") from None

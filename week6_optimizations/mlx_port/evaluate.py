@@ -32,7 +32,7 @@ def total_nats(
     for start in tqdm(starts, desc="validation", unit="batch", leave=False, disable=not progress):
         x = mx.array(inputs[start : start + batch_size])
         y = mx.array(targets[start : start + batch_size])
-        total += language_model_loss(model(x), y, reduction="sum").item()  # .item() evaluates
+        total += float(language_model_loss(model(x), y, reduction="sum"))  # float() evaluates
     return total
 
 
@@ -45,8 +45,8 @@ def evaluate_mlx(
 ) -> EvalResult:
     """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules);
     `progress` shows a bar of the batches on stderr."""
-    inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
-    inputs, targets = inputs.numpy().astype(np.int32), targets.numpy().astype(np.int32)
+    torch_inputs, torch_targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
+    inputs, targets = torch_inputs.numpy().astype(np.int32), torch_targets.numpy().astype(np.int32)
     was_training = model.training
     model.eval()
     try:

@@ -12,6 +12,8 @@ stores (in, out): that is the layout trap of week 3's `pretrained.py`, not of th
 from __future__ import annotations
 
 import math
+from functools import partial
+from typing import Protocol
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -20,8 +22,21 @@ from shared.registry import Registry
 from week3_model.config import GPTConfig
 from week6_optimizations.rope import ROPE_BASE, rope_frequencies
 
-MLX_POSITION: Registry[type[nn.Module]] = Registry("MLX position")
-MLX_ATTENTION: Registry[type[nn.Module]] = Registry("MLX attention")
+
+class PositionEncoding(Protocol):
+    """What an `MLX_POSITION` entry is: an `nn.Module` built as `cls(config)` with week 3's two
+    hooks, given the first position and a length rather than a tensor of positions."""
+
+    def __init__(self, config: GPTConfig) -> None: ...
+
+    def embed(self, start_pos: int, length: int) -> mx.array | None: ...
+
+    def rotate(self, q: mx.array, k: mx.array, start_pos: int) -> tuple[mx.array, mx.array]: ...
+
+
+MLX_POSITION: Registry[type[PositionEncoding]] = Registry("MLX position")
+# Every attention entry is `CausalSelfAttention` or a subclass that overrides `attend`.
+MLX_ATTENTION: Registry[type[CausalSelfAttention]] = Registry("MLX attention")
 
 # Week 6's PyTorch rope pairs neighbours (x0, x1), (x2, x3), ...: MLX calls that "traditional".
 ROPE_INTERLEAVED = True
@@ -62,14 +77,15 @@ class RotaryPosition(nn.Module):
 
     def rotate(self, q: mx.array, k: mx.array, start_pos: int) -> tuple[mx.array, mx.array]:
         """(B, h, T, d) -> same shapes, rotated for absolute positions start_pos onwards."""
-        rope = dict(
+        rope = partial(
+            mx.fast.rope,
             dims=self.head_size,
             traditional=ROPE_INTERLEAVED,
             base=ROPE_BASE,
             scale=1.0,
             offset=start_pos,
         )
-        return mx.fast.rope(q, **rope), mx.fast.rope(k, **rope)
+        return rope(q), rope(k)
 
 
 class KVCache:
@@ -84,7 +100,7 @@ class KVCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
-        if self.keys is None:
+        if self.keys is None or self.values is None:
             self.keys, self.values = k, v
         else:
             self.keys = mx.concatenate([self.keys, k], axis=2)
@@ -130,7 +146,7 @@ class CausalSelfAttention(nn.Module):
         return self.attn_dropout(weights) @ v
 
     def __call__(
-        self, x: mx.array, start_pos: int, position, cache: KVCache | None = None
+        self, x: mx.array, start_pos: int, position: PositionEncoding, cache: KVCache | None = None
     ) -> mx.array:
         q, k, v = mx.split(self.c_attn(x), 3, axis=-1)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
@@ -182,7 +198,7 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def __call__(
-        self, x: mx.array, start_pos: int, position, cache: KVCache | None = None
+        self, x: mx.array, start_pos: int, position: PositionEncoding, cache: KVCache | None = None
     ) -> mx.array:
         x = x + self.attn(self.ln_1(x), start_pos, position, cache)
         return x + self.mlp(self.ln_2(x))

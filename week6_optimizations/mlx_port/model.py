@@ -74,7 +74,7 @@ class MLXGPT(nn.Module):
 
     def num_parameters(self) -> int:
         """Parameters counted once (a tied head is the token embedding)."""
-        return sum(v.size for _, v in tree_flatten(self.parameters()))
+        return sum(v.size for v in dict(tree_flatten(self.parameters())).values())
 
 
 def language_model_loss(logits: mx.array, targets: mx.array, reduction: str = "mean") -> mx.array:
@@ -95,7 +95,7 @@ def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
     biases 0, LayerNorm gains 1; drawn from MLX's global random state (seed it first)."""
     residual_std = 0.02 / math.sqrt(2 * n_layer)
     new = []
-    for name, value in tree_flatten(model.parameters()):
+    for name, value in dict(tree_flatten(model.parameters())).items():
         if value.ndim >= 2:
             std = residual_std if name.endswith("c_proj.weight") else 0.02
             value = mx.random.normal(value.shape) * std

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import torch
 
@@ -25,18 +25,31 @@ from week6_optimizations.mlx_port.convert import load_weights_into, state_dict_t
 from week6_optimizations.mlx_port.model import MLXGPT
 from week6_optimizations.mlx_port.sampling import generate_ids
 
+if TYPE_CHECKING:
+    from week2_tokenizer import Tokenizer
+    from week3_model import GPT
+    from week5_generation.config import SampleConfig
+
+
+class TextSink(Protocol):
+    """Where the text goes as it is generated: a terminal, a file, or nowhere (`_Discard`)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 @dataclass
 class MLXSource:
     """An MLX model ready to sample from, with its tokenizer and resolved config."""
 
     model: MLXGPT
-    tokenizer: Any
+    tokenizer: Tokenizer
     config: Config
     name: str
 
 
-def to_mlx(model: torch.nn.Module) -> MLXGPT:
+def to_mlx(model: GPT) -> MLXGPT:
     """A PyTorch GPT's weights in a new MLX model (eval mode)."""
     mlx_model = MLXGPT(model.config)
     weights = state_dict_to_mlx(model.state_dict(), model.config)
@@ -45,13 +58,17 @@ def to_mlx(model: torch.nn.Module) -> MLXGPT:
     return mlx_model
 
 
-def load_mlx_source(checkpoint: str | None, weights: str | None = None, say=notice) -> MLXSource:
+def load_mlx_source(
+    checkpoint: str | None, weights: str | None = None, say: Callable[[str], None] = notice
+) -> MLXSource:
     """Week 5's sources (run folder, .pt, latest run, gpt2 + weights) as MLX models."""
     source = load_source(checkpoint, weights, torch.device("cpu"), say=say)
     return MLXSource(to_mlx(source.model), source.tokenizer, source.config, source.name)
 
 
-def stream_text(source: MLXSource, ids: Sequence[int], settings, seed: int, out: TextIO) -> str:
+def stream_text(
+    source: MLXSource, ids: Sequence[int], settings: SampleConfig, seed: int, out: TextSink
+) -> str:
     """Write the continuation of `ids` to `out` as it is generated; return it."""
     stream = TextStream(settings.stop)
     eot = source.tokenizer.eot_id

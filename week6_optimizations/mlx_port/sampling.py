@@ -16,13 +16,16 @@ token per step at its absolute position; when the window must move, empty the ca
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import mlx.core as mx
-import mlx.nn as nn
 
 from shared.errors import CourseError
 from week5_generation.sampling import check_settings
 from week6_optimizations.cached_generation import ContextWindow
+
+if TYPE_CHECKING:
+    from week6_optimizations.mlx_port.model import MLXGPT
 
 
 def apply_temperature(logits: mx.array, temperature: float) -> mx.array:
@@ -77,14 +80,14 @@ def choose_next(
 ) -> int:
     """The next id from (V,) logits: argmax at temperature 0, else a draw with `key`."""
     if temperature == 0:
-        return int(mx.argmax(logits).item())
+        return int(mx.argmax(logits))
     return int(mx.random.categorical(filtered_logits(logits, temperature, top_k, top_p), key=key))
 
 
 class CachedDecoder:
     """Logits of the token after `ids` from a KV cache, feeding only tokens it has not seen."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: MLXGPT) -> None:
         self.model = model
         self.window = ContextWindow(model.config.block_size)
         self.cache = model.new_cache()
@@ -100,7 +103,7 @@ class CachedDecoder:
 
 
 def generate_ids(
-    model: nn.Module,
+    model: MLXGPT,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
     *,

@@ -43,14 +43,11 @@ def accumulate_gradients(model: nn.Module, xs: mx.array, ys: mx.array) -> tuple[
     """(k, B, T) micro-batches -> (mean loss, mean gradient): sum the k gradients, then scale."""
     loss_and_grad = nn.value_and_grad(model, loss_function(model))
     k = xs.shape[0]
-    total_loss, total_grads = None, None
-    for i in range(k):
+    total_loss, total_grads = loss_and_grad(xs[0], ys[0])
+    for i in range(1, k):
         loss, grads = loss_and_grad(xs[i], ys[i])
-        if total_grads is None:
-            total_loss, total_grads = loss, grads
-        else:
-            total_loss = total_loss + loss
-            total_grads = tree_map(mx.add, total_grads, grads)
+        total_loss = total_loss + loss
+        total_grads = tree_map(mx.add, total_grads, grads)
     return total_loss / k, tree_map(lambda g: g / k, total_grads)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -121,7 +122,9 @@ class MLXTrainer:
             self.model, self.optimizer, train.grad_clip, compile=train.compile
         )
 
-    def _restore(self, weights, metadata, state) -> None:
+    def _restore(
+        self, weights: dict[str, mx.array], metadata: dict[str, Any], state: dict[str, np.ndarray]
+    ) -> None:
         load_weights_into(self.model, weights, self.run_dir / LAST_WEIGHTS)
         self.optimizer.init(self.model.trainable_parameters())
         restore_state(state, self.optimizer, self.sampler, self.model.trainable_parameters())
@@ -173,7 +176,7 @@ class MLXTrainer:
         xs, ys = stacked_batches(self.sampler, self.cfg.train.grad_accum_steps)
         loss, norm = self.train_step_fn(xs, ys)
         mx.eval(loss, norm)  # lazy until here: this line runs the step
-        loss_value = loss.item()
+        loss_value = float(loss)
         if not math.isfinite(loss_value):
             raise TrainingDiverged(
                 f"the loss became {loss_value} at step {self.step + 1}; stopping. The last good "
