@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_layering import LAYERS
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = [
-    "shared",
-    "week1_setup",
-    "week2_tokenizer",
-    "week3_model",
-    "week4_training",
-    "week5_generation",
-    "week6_optimizations",
-    "week6_optimizations.bench",
-    "week6_optimizations.distributed",
-]
+PACKAGES = [*LAYERS, "week6_optimizations.bench", "week6_optimizations.distributed"]
 
 # A finder placed first on sys.meta_path that refuses `mlx`, as a machine without the wheel
 # would: `import mlx` raises ImportError however the rest of the environment looks.

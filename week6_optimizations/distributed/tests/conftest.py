@@ -6,7 +6,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import week3_model  # noqa: F401 - registers the model section
 import week4_training.config  # noqa: F401 - registers the train section
 from shared.config import config_from_dict
 from shared.paths import REPO_ROOT
+from week6_optimizations.distributed.torchrun import torchrun_command
 
 # Tiny models gain nothing from threads; the launched processes get one each as well.
 torch.set_num_threads(1)
@@ -78,17 +78,7 @@ class Workspace:
 
     def torchrun(self, nproc: int, *args: str, retry: bool = True) -> subprocess.CompletedProcess:
         """`make train NPROC=nproc`: torchrun on 127.0.0.1 with a free port (--standalone)."""
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={nproc}",
-            "-m",
-            "week6_optimizations.distributed",
-            "train",
-            *args,
-        ]
+        command = torchrun_command(nproc, args)
         result = self._run(command)
         if result.returncode != 0 and retry:
             # Launching is the one non-deterministic part (free ports, process start-up on a busy
