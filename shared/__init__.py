@@ -18,7 +18,7 @@ def _interrupted_while_loading(  # pragma: no cover - a real Ctrl-C, in a subpro
     os._exit(130)
 
 
-# `python -m week4_training` imports the package (and PyTorch, for seconds) before any of the
+# `python -m <a week>` imports the package (and PyTorch, for seconds) before any of the
 # course's own code runs, so a Ctrl-C there would end in a traceback from deep inside PyTorch.
 # While Python is still locating the module it sets sys.argv[0] to "-m": only then, in a program
 # the course started, does Ctrl-C end the load at once; `shared.errors.run_module` puts Python's
