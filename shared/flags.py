@@ -8,6 +8,7 @@ allowed values, because a knob that guards a user's files must never guess.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 from shared.errors import CourseError
@@ -38,3 +39,17 @@ def yes_flag(knob: str) -> Callable[[str], bool]:
 
     parse.__name__ = knob  # argparse names the type in its own messages
     return parse
+
+
+def add_yes_flag(parser: argparse.ArgumentParser, option: str, knob: str, help: str) -> None:
+    """`option` alone means yes (`--force`), and so does `option VALUE` with a yes; any other
+    VALUE is refused by `parse_yes`. This is how make passes a knob (`FORCE=1` -> `--force=1`)."""
+    parser.add_argument(
+        option,
+        nargs="?",
+        const=True,
+        default=False,
+        type=yes_flag(knob),
+        metavar="1|yes|true",
+        help=help,
+    )

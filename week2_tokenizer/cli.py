@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shared.data import corpus_path, read_text, split_text
 from shared.errors import CourseError
-from shared.flags import yes_flag
+from shared.flags import add_yes_flag
 from week2_tokenizer.pretokenize import decode_utf8, read_file_chunks
 from week2_tokenizer.provenance import (
     TrainedOn,
@@ -67,13 +67,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=special_token,
         help=f"a special token (repeatable; default {EOT})",
     )
-    train.add_argument(
-        "--force",
-        nargs="?",
-        const=True,
-        default=False,
-        type=yes_flag("FORCE"),
-        help="overwrite an existing --output (make bpe-train FORCE=1)",
+    add_yes_flag(
+        train, "--force", "FORCE", help="overwrite an existing --output (make bpe-train FORCE=1)"
     )
 
     for name, what in (("encode", "text -> ids"), ("decode", "ids -> text")):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from shared.config import Config, config_from_dict, load_config
 from shared.errors import CourseError
-from shared.flags import yes_flag
+from shared.flags import add_yes_flag
 from shared.paths import RUNS_DIR
 from shared.registry import Registry
 
@@ -192,13 +192,10 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     multi-process command takes the same ones."""
     command.add_argument("--config", default="configs/tiny.yaml", help="the run config (YAML)")
     command.add_argument("--resume", default=None, help="a run folder to continue from")
-    command.add_argument(
+    add_yes_flag(
+        command,
         "--overwrite",
-        nargs="?",
-        const=True,
-        default=False,
-        type=yes_flag("OVERWRITE"),
-        metavar="1|yes|true",
+        "OVERWRITE",
         help="replace an existing run folder (make train OVERWRITE=1)",
     )
     command.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_iters=200")

@@ -117,3 +117,17 @@ def test_yes_flag_is_an_argparse_type():
     assert parser.parse_args(["--force", "yes"]).force is True
     with pytest.raises(CourseError, match="FORCE=no"):
         parser.parse_args(["--force", "no"])
+
+
+def test_add_yes_flag_takes_the_option_alone_or_with_a_yes():
+    import argparse
+
+    from shared.flags import add_yes_flag
+
+    parser = argparse.ArgumentParser()
+    add_yes_flag(parser, "--overwrite", "OVERWRITE", help="replace")
+    assert parser.parse_args([]).overwrite is False
+    assert parser.parse_args(["--overwrite"]).overwrite is True
+    assert parser.parse_args(["--overwrite=1"]).overwrite is True
+    with pytest.raises(CourseError, match="^OVERWRITE=0: allowed values"):
+        parser.parse_args(["--overwrite=0"])
