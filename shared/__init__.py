@@ -31,5 +31,3 @@ if sys.argv[:1] == ["-m"] and signal.getsignal(signal.SIGINT) is signal.default_
 # sleeping instead costs almost nothing. Every week imports `shared` before PyTorch loads, which
 # is when this must be set; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from shared import sections as _sections  # noqa: E402, F401  (registers `data` and `run`)

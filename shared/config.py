@@ -3,8 +3,9 @@
 A config file has one mapping per *section*: `data`, `tokenizer`, `model`, `train`, `sample`,
 `run`. Each section is a dataclass: its fields are the allowed keys, its type hints the allowed
 types, its defaults the values used when a key is left out, and its `__post_init__` checks the
-allowed ranges with `check(...)`. Each week registers the section it owns (week 3 the `model`,
-week 4 the `train` section, ...), so `shared` never imports a week.
+allowed ranges with `check(...)`. The week that owns a section defines its dataclass, and
+pyproject.toml lists it in the `tiny_gpt.config_section` table (see `shared.registry`), so
+`shared` never imports a week.
 
     cfg = load_config("configs/tiny.yaml", ["train.max_iters=200", "model.n_layer=2"])
     cfg.model.n_layer  # -> 2
@@ -18,7 +19,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,17 +69,10 @@ def _read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
-# Sections are registered by the week that owns them; the provided_by names let the error for a
-# missing section say which week brings it.
-SECTIONS: Registry[type] = Registry(
-    "config section",
-    provided_by={
-        "tokenizer": "week2_tokenizer",
-        "model": "week3_model",
-        "train": "week4_training",
-        "sample": "week5_generation",
-    },
-)
+# Every section's dataclass, by section name: listed in pyproject.toml, imported on first use.
+SECTIONS: Registry[type] = Registry("config section", "tiny_gpt.config_section")
+# Sections every run has (defined in shared/sections.py): which corpus, and how the run is named.
+BASE_SECTIONS = ("data", "run")
 
 
 def check(condition: bool, key: str, allowed: str) -> None:
@@ -90,17 +84,6 @@ def check(condition: bool, key: str, allowed: str) -> None:
     """
     if not condition:
         raise ConfigError(f"{key}: must be {allowed}")
-
-
-def register_section(name: str) -> Callable[[type], type]:
-    """Class decorator: make a dataclass the schema of config section `name`."""
-
-    def add(cls: type) -> type:
-        if not dataclasses.is_dataclass(cls):
-            raise TypeError(f"config section {name!r} must be a dataclass")
-        return SECTIONS.register(name)(cls)
-
-    return add
 
 
 # ----------------------------------------------------------------------------- type checking
@@ -229,37 +212,69 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def config_from_dict(
-    values: Mapping[str, Any] | None, overrides: Iterable[str] = (), source: str = "config"
+    values: Mapping[str, Any] | None,
+    overrides: Iterable[str] = (),
+    source: str = "config",
+    sections: Iterable[str] | None = None,
 ) -> Config:
-    """Build a `Config` from nested mappings and dotted overrides; missing sections get defaults."""
+    """Build a `Config` from nested mappings and dotted overrides.
+
+    The config holds the sections given, `data` and `run`, and the `sections` a command reads
+    (their defaults when left out); `sections=None` means every section the course lists.
+    """
     values = {} if values is None else values
     if not isinstance(values, Mapping):
         raise ConfigError(f"{source}: must be a mapping of sections (data, model, train, ...)")
     merged: dict[str, dict[str, Any]] = {}
     for section, body in values.items():
         merged[str(section)] = dict(body) if isinstance(body, Mapping) else body
+    as_written: dict[tuple[str, str], str] = {}
     for text in overrides:
         section, key, value = parse_override(text)
         body = merged.setdefault(section, {})
         if isinstance(body, dict):
             body[key] = value
+            as_written[section, key] = text.partition("=")[2].strip()
     for section in merged:
-        if section not in SECTIONS and section not in SECTIONS.provided_by:
-            known = ", ".join(sorted(set(SECTIONS.names()) | set(SECTIONS.provided_by)))
+        if section not in SECTIONS:
+            known = ", ".join(SECTIONS.names())
             raise ConfigError(f"{source}: unknown section {section!r}; sections are {known}")
-    names = sorted(set(SECTIONS.names()) | set(merged))
-    sections = {}
+    wanted = SECTIONS.names() if sections is None else [*BASE_SECTIONS, *sections]
+    names = sorted(set(wanted) | set(merged))
+    built = {}
     for name in names:
         try:
             cls = SECTIONS.get(name)
         except CourseError as error:
             raise ConfigError(f"{source}: {error}") from None
-        sections[name] = build_section(cls, merged.get(name) or {}, name)
-    return Config(sections)
+        body = merged.get(name) or {}
+        if isinstance(body, dict):
+            body = _strings_as_written(cls, name, body, as_written)
+        built[name] = build_section(cls, body, name)
+    return Config(built)
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Read a YAML run config and apply `section.key=value` overrides."""
+def _strings_as_written(
+    cls: type, section: str, body: dict[str, Any], as_written: Mapping[tuple[str, str], str]
+) -> dict[str, Any]:
+    """An override is read as YAML, where `off`, `yes` and `1e3` are not strings; for a key
+    that wants a string, `run.name=off` means the name "off", as written."""
+    hints = typing.get_type_hints(cls)
+    fixed = dict(body)
+    for key, value in body.items():
+        text = as_written.get((section, key))
+        if text is None or key not in hints:
+            continue
+        if not _coerce(value, hints[key])[0] and _coerce(text, hints[key])[0]:
+            fixed[key] = text
+    return fixed
+
+
+def load_config(
+    path: str | Path, overrides: Iterable[str] = (), sections: Iterable[str] | None = None
+) -> Config:
+    """Read a YAML run config and apply `section.key=value` overrides (`sections`: as in
+    `config_from_dict`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -276,7 +291,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
             "(data, tokenizer, model, train, sample, run), e.g. start from configs/tiny.yaml"
         )
     try:
-        return config_from_dict(values, overrides, source=str(path))
+        return config_from_dict(values, overrides, source=str(path), sections=sections)
     except ConfigError as error:
         message = str(error)
         raise ConfigError(

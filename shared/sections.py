@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import check, register_section
+from shared.config import check
 
 # The largest seed every generator takes as it is (PyTorch's and MLX's are 64-bit integers).
 MAX_SEED = 2**63 - 1
 
 
-@register_section("data")
 @dataclass
 class DataConfig:
     """Where the text comes from.
@@ -26,7 +25,6 @@ class DataConfig:
         check(bool(self.corpus), "corpus", "a known corpus name or a path to a text file")
 
 
-@register_section("run")
 @dataclass
 class RunConfig:
     """How a run is named, seeded and placed.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from shared.config import check, register_section
+from shared.config import check
 from shared.errors import CourseError
 from week2_tokenizer.pretokenize import resolve_pattern
 from week2_tokenizer.provenance import (
@@ -28,7 +28,6 @@ from week2_tokenizer.tokenizer import Tokenizer
 GPT2_VOCAB_SIZE = 50257  # 256 bytes + 50,000 merges + <|endoftext|>
 
 
-@register_section("tokenizer")
 @dataclass
 class TokenizerConfig:
     """Which tokenizer a run uses. The model's vocab_size is read from the tokenizer itself."""

@@ -11,13 +11,13 @@ pretrained.py loading Hugging Face GPT-2 weights
 """
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
-from week3_model.attention import ATTENTION, CausalSelfAttention, LayerCache, attention_weights
+from week3_model.attention import CausalSelfAttention, LayerCache, attention_weights
 from week3_model.block import Block
-from week3_model.config import GPTConfig
+from week3_model.config import ATTENTION, POSITION, GPTConfig
 from week3_model.gpt import GPT, init_gpt2_weights, language_model_loss
 from week3_model.layernorm import LayerNorm
 from week3_model.mlp import MLP
-from week3_model.position import POSITION, LearnedPosition, PositionEncoding
+from week3_model.position import LearnedPosition, PositionEncoding
 
 __all__ = [
     "ATTENTION",

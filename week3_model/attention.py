@@ -26,7 +26,6 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from shared.registry import Registry
 from week3_model.config import GPTConfig
 from week3_model.position import PositionEncoding
 
@@ -41,11 +40,6 @@ class LayerCache(Protocol):
     def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]: ...
 
 
-ATTENTION: Registry[type[nn.Module]] = Registry(
-    "attention", provided_by={"sdpa": "week6_optimizations"}
-)
-
-
 def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
     """softmax(q k^T / sqrt(d)) over unmasked keys: (B, h, T, d), (B, h, S, d) -> (B, h, T, S).
 
@@ -57,7 +51,6 @@ def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
     return torch.softmax(scores, dim=-1)
 
 
-@ATTENTION.register("naive")
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention: (B, T, C) -> (B, T, C).
 

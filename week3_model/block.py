@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from week3_model.attention import ATTENTION, LayerCache
-from week3_model.config import GPTConfig
+from week3_model.attention import LayerCache
+from week3_model.config import ATTENTION, GPTConfig
 from week3_model.layernorm import LayerNorm
 from week3_model.mlp import MLP
 from week3_model.position import PositionEncoding

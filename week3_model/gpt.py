@@ -41,9 +41,9 @@ from torch import Tensor, nn
 from shared.errors import CourseError
 from week3_model.attention import LayerCache
 from week3_model.block import Block
-from week3_model.config import GPTConfig
+from week3_model.config import POSITION, GPTConfig
 from week3_model.layernorm import LayerNorm
-from week3_model.position import POSITION, absolute_positions
+from week3_model.position import absolute_positions
 
 # How `parameter_breakdown` names the parts; a tied LM head shares the token embedding (0 extra).
 _COMPONENT = {

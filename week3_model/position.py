@@ -23,7 +23,6 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from shared.registry import Registry
 from week3_model.config import GPTConfig
 
 
@@ -40,12 +39,6 @@ class PositionEncoding(Protocol):
     def parameters(self) -> Iterator[nn.Parameter]: ...
 
 
-POSITION: Registry[type[PositionEncoding]] = Registry(
-    "position", provided_by={"rope": "week6_optimizations"}
-)
-
-
-@POSITION.register("learned")
 class LearnedPosition(nn.Module):
     """GPT-2's position embedding: row p of a (block_size, n_embd) table is position p's vector."""
 

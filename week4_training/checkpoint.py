@@ -242,10 +242,6 @@ class LoadedCheckpoint:
 
 def config_of(document: dict[str, Any], where: Path | str = "checkpoint") -> Config:
     """The resolved config a checkpoint was trained with."""
-    import week2_tokenizer  # noqa: F401 - registers the `tokenizer` section
-    import week3_model  # noqa: F401 - registers the `model` section
-    import week4_training.config  # noqa: F401 - registers the `train` section
-
     try:
         return config_from_dict(document["config"], source="config")
     except ConfigError as error:

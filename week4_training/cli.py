@@ -21,16 +21,11 @@ if TYPE_CHECKING:  # the strategy module loads PyTorch: imported where training 
 
 # Training in another framework comes with a later week: `run.backend: mlx` loads week 6's MLX
 # port, which registers its command here. An entry takes the parsed `train` arguments.
-TRAINING_BACKENDS: Registry = Registry(
-    "training backend", provided_by={"mlx": "week6_optimizations.mlx_port"}
-)
+TRAINING_BACKENDS: Registry = Registry("training backend", "tiny_gpt.training_backend")
 
 
-def _load_sections() -> None:
-    """Register every config section the run may name (tokenizer, model, train)."""
-    import week2_tokenizer  # noqa: F401
-    import week3_model  # noqa: F401
-    import week4_training.config  # noqa: F401
+# The config sections a training run reads (besides `data` and `run`); config.yaml holds these.
+TRAIN_SECTIONS = ("tokenizer", "model", "train")
 
 
 def _quiet(*args: object, **kwargs: object) -> None:
@@ -41,14 +36,14 @@ def train_config(args: argparse.Namespace) -> Config:
     """The config of a `train` command: the YAML file with overrides, or a resumed run's own."""
     from week4_training.checkpoint import LAST, read_checkpoint
 
-    _load_sections()
     if not args.resume:
-        return load_config(args.config, args.overrides)
+        return load_config(args.config, args.overrides, sections=TRAIN_SECTIONS)
     run_dir = Path(args.resume)
     if not (run_dir / LAST).is_file():
         raise CourseError(f"cannot resume {run_dir}: it holds no {LAST} (was the run started?)")
     saved = read_checkpoint(run_dir / LAST)["config"]
-    return config_from_dict(saved, args.overrides, source=f"{run_dir / LAST} config")
+    source = f"{run_dir / LAST} config"
+    return config_from_dict(saved, args.overrides, source=source, sections=TRAIN_SECTIONS)
 
 
 def train_command(args: argparse.Namespace, parallel: SingleProcess | None = None) -> int:
@@ -142,7 +137,6 @@ def _eval(args: argparse.Namespace) -> int:
     from week4_training.data import load_token_data
     from week4_training.evaluate import evaluate
 
-    _load_sections()
     target = args.checkpoint
     if target is None:
         target = latest_run(args.runs_dir)

@@ -26,13 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.config import check, register_section
+from shared.config import check
 
 # A warm-up left unset is 1/20 (5%) of the run: 100 steps of a 2000-step run, as nanoGPT's.
 WARMUP_DIVISOR = 20
 
 
-@register_section("train")
 @dataclass
 class TrainConfig:
     """Optimisation and bookkeeping of a training run.

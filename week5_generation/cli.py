@@ -40,11 +40,10 @@ from week5_generation.session import (
 )
 
 BACKENDS: Registry[Callable[[argparse.Namespace], int]] = Registry(
-    "backend", provided_by={"mlx": "week6_optimizations.mlx_port"}
+    "sampling backend", "tiny_gpt.sampling_backend"
 )
 
 
-@BACKENDS.register("torch")
 def sample_with_torch(args: argparse.Namespace) -> int:
     """`sample` in PyTorch: load, resolve the settings, then one prompt or a prompt loop."""
     device = pick_device(args.device)
@@ -71,17 +70,11 @@ def sample_with_torch(args: argparse.Namespace) -> int:
 
 
 def backend(name: str) -> Callable[[argparse.Namespace], int]:
-    """The sampler registered as `name`; a missing one says which week brings it."""
+    """The sampler listed as `name`; one that cannot load says where it comes from."""
     try:
         return BACKENDS.get(name)
     except CourseError as error:
-        if name in BACKENDS.provided_by:
-            raise CourseError(
-                f"--backend {name}: the MLX port comes with week 6 "
-                f"({BACKENDS.provided_by[name]}), which is not available: {error}; "
-                "use --backend torch"
-            ) from None
-        raise
+        raise CourseError(f"--backend {name}: {error}; use --backend torch") from None
 
 
 def _sample(args: argparse.Namespace) -> int:

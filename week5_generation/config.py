@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import check, register_section
+from shared.config import check
 from shared.sections import MAX_SEED
 from week5_generation.sampling import check_settings
 
@@ -35,7 +35,6 @@ def first_bad_byte(text: str) -> int | None:
     return None
 
 
-@register_section("sample")
 @dataclass
 class SampleConfig:
     """Generation settings; out-of-range values are a `ConfigError` naming `sample.<key>`."""

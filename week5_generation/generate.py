@@ -64,10 +64,7 @@ class FullContextLogits:
         return logits[0, -1]
 
 
-DECODERS: Registry[Callable[[GPT], NextTokenLogits]] = Registry(
-    "decoder", provided_by={"kv_cache": "week6_optimizations"}
-)
-DECODERS.register("full")(FullContextLogits)
+DECODERS: Registry[Callable[[GPT], NextTokenLogits]] = Registry("decoder", "tiny_gpt.decoder")
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -53,8 +53,6 @@ class SamplingSource:
 
 def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
     """GPT-2 weights from a Hugging Face `model.safetensors`, with GPT-2's tokenizer."""
-    import week4_training.config  # noqa: F401 - registers the `train` section
-    import week5_generation.config  # noqa: F401 - registers the `sample` section
     from week2_tokenizer import Tokenizer
     from week3_model import GPT
 
@@ -80,7 +78,6 @@ def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
 
 def load_run(checkpoint: str | Path, device: torch.device) -> SamplingSource:
     """A course checkpoint: a run folder (its best checkpoint.pt) or a .pt file."""
-    import week5_generation.config  # noqa: F401 - registers the `sample` section
     from week4_training.checkpoint import load_checkpoint
 
     path = Path(checkpoint)

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from shared.errors import CourseError
-from week3_model import POSITION, GPTConfig
+from week3_model import GPTConfig
 
 ROPE_BASE = 10000.0
 
@@ -79,7 +79,6 @@ def interleaved_to_half_split(head_size: int) -> Tensor:
     return torch.cat((torch.arange(0, head_size, 2), torch.arange(1, head_size, 2)))
 
 
-@POSITION.register("rope")
 class RotaryPosition(nn.Module):
     """`model.position: rope`: rotate each head's queries and keys; no learned parameters."""
 

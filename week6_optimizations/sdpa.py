@@ -22,10 +22,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from week3_model import ATTENTION, CausalSelfAttention
+from week3_model import CausalSelfAttention
 
 
-@ATTENTION.register("sdpa")
 class SDPAttention(CausalSelfAttention):
     """Week 3's causal self-attention with `attend` replaced by the fused kernel.
 

@@ -87,27 +87,38 @@ def test_perplexity_and_bits_per_byte():
         bits_per_byte(1.0, 0)
 
 
-def test_registry_finds_registers_and_explains_missing_names():
-    table: Registry[type] = Registry(
-        "widget", provided_by={"fancy": "shared.metrics", "gone": "no_such_week"}
-    )
+def test_registry_reads_its_table_from_the_installed_entry_points(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    table: Registry[type] = Registry("widget", "tiny_gpt.config_section")
+    assert {"data", "run", "model"} <= set(table.names()) and "data" in table
+    assert table.source("data") == "shared.sections:DataConfig"
+    from shared.sections import DataConfig
+
+    assert table.get("data") is DataConfig  # imported on first use
 
     @table.register("plain")
     class Plain:
         pass
 
     table.register("plain")(Plain)  # registering the same thing twice is harmless
-    assert table.get("plain") is Plain and "plain" in table and table.names() == ["plain"]
+    assert (
+        table.get("plain") is Plain
+        and "plain" in table
+        and table.source("plain") == ("this process")
+    )
     with pytest.raises(ValueError, match="registered twice"):
         table.register("plain")(int)
-    with pytest.raises(CourseError, match="unknown widget 'other'; known: plain$"):
-        table.get("other")
     with pytest.raises(
-        CourseError, match="'fancy'; known: plain .shared.metrics was loaded but did not"
+        CourseError,
+        match=r"unknown widget 'other'; known: .*plain.* \(the table is "
+        r'\[project.entry-points."tiny_gpt.config_section"\] in pyproject.toml',
     ):
-        table.get("fancy")
+        table.get("other")
+    gone = EntryPoint("gone", "no_such_week.parts:Thing", "tiny_gpt.config_section")
+    monkeypatch.setitem(table.listed(), "gone", gone)
     with pytest.raises(
-        CourseError, match="widget 'gone' is provided by no_such_week, which cannot be"
+        CourseError, match="widget 'gone' is provided by no_such_week.parts:Thing, which cannot be"
     ):
         table.get("gone")
 

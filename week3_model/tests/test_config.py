@@ -32,8 +32,11 @@ def test_defaults_are_gpt2_small():
         ({"vocab_size": 0}, "vocab_size: must be a positive integer"),
         ({"dropout": 1.0}, "dropout: must be in [0, 1)"),
         ({"dropout": -0.1}, "dropout: must be in [0, 1)"),
-        ({"attention": "magic"}, "attention: must be a registered attention name"),
-        ({"position": "magic"}, "position: must be a registered position name"),
+        (
+            {"attention": "magic"},
+            "attention: must be one of naive, sdpa (the tiny_gpt.attention",
+        ),
+        ({"position": "magic"}, "position: must be one of learned, rope (the tiny_gpt.position"),
     ],
 )
 def test_invalid_values_are_clear_errors(changes, message):
@@ -44,8 +47,7 @@ def test_invalid_values_are_clear_errors(changes, message):
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ConfigError) as error:
         GPTConfig(attention="magic")
-    assert "unknown attention 'magic'; known: " in str(error.value)
-    assert "naive" in str(error.value)
+    assert str(error.value).endswith("got 'magic'") and "naive, sdpa" in str(error.value)
 
 
 def test_model_section_of_a_run_config():
@@ -59,7 +61,7 @@ def test_run_config_errors_name_the_section_and_key():
         config_from_dict({"model": {"n_head": 3, "n_embd": 64}})
     with pytest.raises(ConfigError, match=r"^model\.dropout: must be a number"):
         config_from_dict({"model": {"dropout": "lots"}})
-    with pytest.raises(ConfigError, match=r"^model\.position: must be a registered position"):
+    with pytest.raises(ConfigError, match=r"^model\.position: must be one of learned, rope"):
         config_from_dict({"model": {"position": "sinusoidal"}})
 
 
@@ -68,24 +70,15 @@ def test_building_a_gpt_without_vocab_size_is_a_clear_error():
         GPT(GPTConfig(n_layer=1, n_head=1, n_embd=8, block_size=4))
 
 
-def test_registries_hold_the_week3_implementations():
-    assert "naive" in ATTENTION and "learned" in POSITION
-    assert ATTENTION.provided_by["sdpa"] == "week6_optimizations"
-    assert POSITION.provided_by["rope"] == "week6_optimizations"
+def test_the_tables_list_every_variant_without_importing_it():
+    assert ATTENTION.names() == ["naive", "sdpa"] and POSITION.names() == ["learned", "rope"]
+    assert ATTENTION.source("sdpa") == "week6_optimizations.sdpa:SDPAttention"
+    assert POSITION.source("rope") == "week6_optimizations.rope:RotaryPosition"
 
 
-def test_name_provided_by_a_week_that_does_not_register_it():
-    table = Registry("attention", provided_by={"flash": "week3_model"})
-    with pytest.raises(ConfigError) as error:
-        check_registered(table, "flash", "attention")
-    text = str(error.value)
-    assert text.startswith("attention: must be a registered attention name")
-    assert "week3_model was loaded but did not register it" in text
-
-
-def test_name_provided_by_a_week_that_cannot_load(monkeypatch):
-    monkeypatch.setitem(POSITION.provided_by, "alibi", "week9_not_written")
-    with pytest.raises(ConfigError) as error:
-        GPTConfig(position="alibi")
-    assert "position: must be a registered position name" in str(error.value)
-    assert "'alibi' is provided by week9_not_written, which cannot be loaded" in str(error.value)
+def test_a_stand_in_variant_is_a_valid_name(monkeypatch):
+    table = Registry("attention", "tiny_gpt.attention")
+    monkeypatch.setitem(table._entries, "flash", object)
+    check_registered(table, "flash", "attention")  # known: no error
+    with pytest.raises(ConfigError, match=r"^attention: must be one of flash, naive, sdpa"):
+        check_registered(table, "flashier", "attention")

@@ -277,14 +277,20 @@ def test_no_runs_at_all_is_a_clear_error(runs_dir, capsys):
     assert "train one first: make train" in capsys.readouterr().err
 
 
-def test_mlx_backend_says_it_comes_with_week_6(checkpoint, monkeypatch, capsys):
-    monkeypatch.setattr(BACKENDS, "provided_by", {"mlx": "week6_optimizations.not_here_yet"})
+def test_a_backend_that_cannot_load_says_where_it_comes_from(checkpoint, monkeypatch, capsys):
+    from importlib.metadata import EntryPoint
+
+    missing = EntryPoint("mlx", "week6_optimizations.not_here_yet:sample", BACKENDS.group)
+    monkeypatch.setattr(BACKENDS, "_listed", {**BACKENDS.listed(), "mlx": missing})
     monkeypatch.setattr(BACKENDS, "_entries", {"torch": BACKENDS.get("torch")})
     assert run_cli(main, sample("--backend", "mlx", "--prompt", "x")) == 2
     err = capsys.readouterr().err
-    assert "--backend mlx: the MLX port comes with week 6" in err and "--backend torch" in err
+    assert (
+        "--backend mlx: sampling backend 'mlx' is provided by week6_optimizations.not_here" in err
+    )
+    assert err.rstrip().endswith("use --backend torch")
     assert run_cli(main, sample("--backend", "jax")) == 2
-    assert "unknown backend 'jax'; known: torch" in capsys.readouterr().err
+    assert "unknown sampling backend 'jax'; known: mlx, torch" in capsys.readouterr().err
 
 
 def test_a_missing_prompt_file_is_a_clear_error(checkpoint, tmp_path, capsys):

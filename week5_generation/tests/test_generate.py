@@ -72,7 +72,8 @@ def test_the_hook_sees_the_whole_sequence_growing_by_one_token():
 
 def test_the_default_decoder_is_registered_as_full_and_week6_brings_the_cache():
     assert DECODERS.get("full") is FullContextLogits
-    assert DECODERS.provided_by == {"kv_cache": "week6_optimizations"}
+    assert DECODERS.names() == ["full", "kv_cache"]
+    assert DECODERS.source("kv_cache") == "week6_optimizations.cached_generation:CachedLogits"
     with pytest.raises(CourseError, match="unknown decoder 'beam'"):
         DECODERS.get("beam")
 

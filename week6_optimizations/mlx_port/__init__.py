@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Config
-from week4_training.cli import TRAINING_BACKENDS
-from week5_generation.cli import BACKENDS
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available, require_mlx
 
 __all__ = ["MLX_MISSING", "mlx_available", "require_mlx", "sample_mlx", "train_mlx"]
@@ -41,7 +39,6 @@ def sample_mlx(checkpoint: str | None = None, prompt: str | None = None, **setti
     return sample(checkpoint, prompt, **settings)
 
 
-@BACKENDS.register("mlx")
 def sample_backend(args: argparse.Namespace) -> int:
     """`python -m week5_generation sample --backend mlx ...`"""
     require_mlx()
@@ -50,7 +47,6 @@ def sample_backend(args: argparse.Namespace) -> int:
     return sample_with_mlx(args)
 
 
-@TRAINING_BACKENDS.register("mlx")
 def train_backend(args: argparse.Namespace) -> int:
     """`python -m week4_training train --config X` when X says `run.backend: mlx`."""
     require_mlx()

@@ -18,18 +18,10 @@ from shared.errors import CourseError
 from week6_optimizations.mlx_port.availability import require_mlx
 
 
-def _load_sections() -> None:
-    import week2_tokenizer  # noqa: F401
-    import week3_model  # noqa: F401
-    import week4_training.config  # noqa: F401
-    import week5_generation.config  # noqa: F401
-
-
 def train_command(args: argparse.Namespace) -> int:
     from week6_optimizations.mlx_port import train_mlx
     from week6_optimizations.mlx_port.checkpoint import LAST_WEIGHTS, read_weights
 
-    _load_sections()
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / LAST_WEIGHTS).is_file():

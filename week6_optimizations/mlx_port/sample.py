@@ -104,8 +104,6 @@ def sample_mlx(
     `overrides` are week 5's settings: max_new_tokens, temperature, top_k, top_p, seed, stop
     (None keeps the run's `sample` section). One seed, one text.
     """
-    import week5_generation.config  # noqa: F401 - registers the `sample` section
-
     source = load_mlx_source(checkpoint, weights)
     settings = resolve_settings(source.config, prompt=prompt, **overrides)
     ids = prompt_ids(source.tokenizer, settings.prompt, source.model.config.block_size)
