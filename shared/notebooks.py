@@ -1,6 +1,6 @@
 """Execute lesson notebooks top to bottom, as a learner would, and fail loudly if a cell errors.
 
-    python -m shared.notebooks week1_setup/lesson.ipynb week2_tokenizer/lesson.ipynb
+    python -m shared.notebooks <week folder>/lesson.ipynb [more notebooks ...]
 
 Each notebook runs in a fresh kernel with the repository root as its working directory, so
 paths such as `runs/` mean the same thing as on the command line. Outputs are not saved back:

@@ -16,7 +16,7 @@ class DataConfig:
     """Where the text comes from.
 
     corpus: a known file of `make data` (see `shared.data.KNOWN_FILES`) or a path to a UTF-8 text
-        file. The last 10% of its characters are the validation split (`shared.data.split_text`).
+        file. The last 10% of its characters are the validation split (week 1's rule).
     """
 
     corpus: str = "tinyshakespeare.txt"

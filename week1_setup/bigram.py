@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.data import corpus_path, read_text, split_text
+from shared.data import corpus_path, read_text
+from week1_setup.split import split_text
 
 N_BYTES = 256
 

@@ -7,8 +7,8 @@ assert tokenizer.decode(ids) == "To be, or not to be"
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week2_tokenizer.config import TokenizerConfig, load_or_train_tokenizer
-from week2_tokenizer.serialize import from_json_dict, to_json_text
-from week2_tokenizer.tokenizer import Tokenizer
+from week2_tokenizer.serialize import to_json_text
+from week2_tokenizer.tokenizer import Tokenizer, from_json_dict
 from week2_tokenizer.train import train_bpe
 
 __all__ = [

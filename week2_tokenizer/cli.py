@@ -14,9 +14,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.data import corpus_path, read_text, split_text
+from shared.data import corpus_path, read_text
 from shared.errors import CourseError
 from shared.flags import add_yes_flag
+from week1_setup.split import split_text
 from week2_tokenizer.pretokenize import decode_utf8, read_file_chunks
 from week2_tokenizer.provenance import (
     TrainedOn,

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import regex
 
 from shared import paths
-from shared.data import KNOWN_FILES, corpus_path, read_text, sha256_of, split_text
-from shared.errors import CourseError
+from shared.data import KNOWN_FILES, corpus_path, read_text, sha256_of
+from week1_setup.split import split_text
+from week2_tokenizer.serialize import TrainedOn
 from week2_tokenizer.tokenizer import EOT
 from week2_tokenizer.train import require_vocab_size, train_bpe
 
@@ -31,38 +31,6 @@ if TYPE_CHECKING:
     from week2_tokenizer.tokenizer import Tokenizer
 
 DEFAULT_CORPUS = "tinyshakespeare.txt"
-SPLITS = {"train": "the training split of", "all": "all of"}
-
-
-@dataclass(frozen=True)
-class TrainedOn:
-    """The training data of a tokenizer: which corpus (by content) and which part of it."""
-
-    corpus: str  # as the user named it: a known corpus or a path (shown, not compared)
-    sha256: str  # of the corpus file's bytes
-    split: str  # "train" (the first 90% of its characters, see shared.data) or "all"
-
-    def describe(self) -> str:
-        """`the training split of tinyshakespeare.txt (sha256 86c4e6aa9db7)`"""
-        return f"{SPLITS[self.split]} {self.corpus} (sha256 {self.sha256[:12]})"
-
-    def same_data(self, other: TrainedOn) -> bool:
-        return (self.sha256, self.split) == (other.sha256, other.split)
-
-    def to_json(self) -> dict[str, str]:
-        return {"corpus": self.corpus, "sha256": self.sha256, "split": self.split}
-
-    @classmethod
-    def from_json(cls, value: Any) -> TrainedOn:
-        """Read the file's `trained_on` object; anything malformed is one clear error."""
-        keys = ("corpus", "sha256", "split")
-        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in keys):
-            raise CourseError("'trained_on' must be an object of corpus, sha256 and split strings")
-        if value["split"] not in SPLITS:
-            raise CourseError(f"'trained_on.split' must be one of {', '.join(SPLITS)}")
-        if not regex.fullmatch(r"[0-9a-f]{64}", value["sha256"]):
-            raise CourseError("'trained_on.sha256' must be 64 hexadecimal digits")
-        return cls(value["corpus"], value["sha256"], value["split"])
 
 
 def training_data(corpus: str, split: str = "train") -> tuple[str | Path, TrainedOn]:

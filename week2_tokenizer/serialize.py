@@ -14,7 +14,10 @@ Bytes are written with GPT-2's byte -> printable character table (`bytes_unicode
 b" the", "Ċ" is b"\\n". Every byte is one character, so the text is exact and diffs are readable,
 and the table has no space, so a merge is two tokens joined by one space, as in GPT-2's vocab.bpe.
 
-`trained_on` (`provenance.py`) is optional: files from before it was recorded load as they are.
+`trained_on` (`TrainedOn` below; `provenance.py` says why it is recorded) is optional: files from
+before it was recorded load as they are.
+
+This module knows the format only; `Tokenizer.load`, `save` and `sha256` (tokenizer.py) use it.
 
 `canonical_json` is what decides the ids (everything but `trained_on`) with sorted keys and no
 whitespace; its SHA-256 is the tokenizer's identity, stored in checkpoints so a model is never
@@ -25,16 +28,62 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import regex
 
 from shared.errors import CourseError
 from week2_tokenizer.bytes_unicode import bytes_to_text, text_to_bytes
-from week2_tokenizer.provenance import TrainedOn
-from week2_tokenizer.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from week2_tokenizer.tokenizer import Tokenizer
 
 FORMAT = "tiny-gpt-course tokenizer"
 VERSION = 1
+SPLITS = {"train": "the training split of", "all": "all of"}
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """The training data of a tokenizer: which corpus (by content) and which part of it."""
+
+    corpus: str  # as the user named it: a known corpus or a path (shown, not compared)
+    sha256: str  # of the corpus file's bytes
+    split: str  # "train" (the first 90% of its characters, see shared.data) or "all"
+
+    def describe(self) -> str:
+        """`the training split of tinyshakespeare.txt (sha256 86c4e6aa9db7)`"""
+        return f"{SPLITS[self.split]} {self.corpus} (sha256 {self.sha256[:12]})"
+
+    def same_data(self, other: TrainedOn) -> bool:
+        return (self.sha256, self.split) == (other.sha256, other.split)
+
+    def to_json(self) -> dict[str, str]:
+        return {"corpus": self.corpus, "sha256": self.sha256, "split": self.split}
+
+    @classmethod
+    def from_json(cls, value: Any) -> TrainedOn:
+        """Read the file's `trained_on` object; anything malformed is one clear error."""
+        keys = ("corpus", "sha256", "split")
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in keys):
+            raise CourseError("'trained_on' must be an object of corpus, sha256 and split strings")
+        if value["split"] not in SPLITS:
+            raise CourseError(f"'trained_on.split' must be one of {', '.join(SPLITS)}")
+        if not regex.fullmatch(r"[0-9a-f]{64}", value["sha256"]):
+            raise CourseError("'trained_on.sha256' must be 64 hexadecimal digits")
+        return cls(value["corpus"], value["sha256"], value["split"])
+
+
+class TokenizerFields(NamedTuple):
+    """What a tokenizer file holds, checked: the arguments of `Tokenizer(...)`, in order."""
+
+    vocab: dict[int, bytes]
+    merges: list[tuple[bytes, bytes]]
+    special_tokens: dict[str, int]
+    pattern: str
+    trained_on: TrainedOn | None
 
 
 def to_json_dict(tokenizer: Tokenizer) -> dict[str, Any]:
@@ -81,9 +130,9 @@ def _token_bytes(text: Any, where: str) -> bytes:
         ) from None
 
 
-def from_json_dict(document: Any) -> Tokenizer:
-    """Check every part of a parsed tokenizer file and build the tokenizer. A checkpoint's
-    embedded tokenizer comes through here too, so its pattern is checked like a file's."""
+def parse_document(document: Any) -> TokenizerFields:
+    """Check every part of a parsed tokenizer file. A checkpoint's embedded tokenizer comes
+    through here too (`Tokenizer.from_json_dict`), so its pattern is checked like a file's."""
     if not isinstance(document, dict):
         raise CourseError("the file must hold a JSON object")
     if document.get("format") != FORMAT:
@@ -109,11 +158,11 @@ def from_json_dict(document: Any) -> Tokenizer:
         where = f"merges[{rank}]"
         merges.append((_token_bytes(left, where), _token_bytes(right, where)))
     trained_on = TrainedOn.from_json(document["trained_on"]) if "trained_on" in document else None
-    return Tokenizer(vocab, merges, specials, pattern, trained_on)
+    return TokenizerFields(vocab, merges, specials, pattern, trained_on)
 
 
-def read_tokenizer_file(path: str | os.PathLike) -> Tokenizer:
-    """Load and validate a tokenizer file; errors name the file and what is wrong."""
+def read_document(path: str | os.PathLike) -> TokenizerFields:
+    """Read and check a tokenizer file; errors name the file and what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CourseError(f"{path}: tokenizer file not found")
@@ -124,6 +173,6 @@ def read_tokenizer_file(path: str | os.PathLike) -> Tokenizer:
     except json.JSONDecodeError as error:
         raise CourseError(f"{path}: not valid JSON ({error})") from None
     try:
-        return from_json_dict(document)
+        return parse_document(document)
     except CourseError as error:
         raise CourseError(f"{path}: {error}") from None

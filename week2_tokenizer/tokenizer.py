@@ -20,7 +20,7 @@ import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from shared.atomic import atomic_write_text
 from shared.errors import CourseError
@@ -33,9 +33,13 @@ from week2_tokenizer.pretokenize import (
     special_regex,
     split_pretokens,
 )
-
-if TYPE_CHECKING:
-    from week2_tokenizer.provenance import TrainedOn
+from week2_tokenizer.serialize import (
+    TrainedOn,
+    canonical_json,
+    parse_document,
+    read_document,
+    to_json_text,
+)
 
 EOT = "<|endoftext|>"
 CACHE_LIMIT = 1 << 18  # cached pre-tokens; the cache is emptied when it grows past this
@@ -105,22 +109,25 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         """Read a tokenizer file written by `save`; every problem is one clear error."""
-        from week2_tokenizer.serialize import read_tokenizer_file
+        fields = read_document(path)
+        try:
+            return cls(*fields)
+        except CourseError as error:  # a vocabulary the constructor refuses: name the file
+            raise CourseError(f"{path}: {error}") from None
 
-        return read_tokenizer_file(path)
+    @classmethod
+    def from_json_dict(cls, document: Any) -> Tokenizer:
+        """A tokenizer from a parsed tokenizer file (a checkpoint embeds one), checked."""
+        return cls(*parse_document(document))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the tokenizer as one JSON file, atomically (see `serialize.py` for the format)."""
-        from week2_tokenizer.serialize import to_json_text
-
         atomic_write_text(Path(path), to_json_text(self))
 
     @cached_property
     def sha256(self) -> str:
         """The identity a checkpoint stores: SHA-256 of the canonical JSON of the tokenizer (what
         decides the ids; `trained_on` is left out, so recording it changes no identity)."""
-        from week2_tokenizer.serialize import canonical_json
-
         return hashlib.sha256(canonical_json(self).encode("utf-8")).hexdigest()
 
     # ------------------------------------------------------------------ facts
@@ -277,3 +284,8 @@ def _merge_table(
                 )
         table[(ids[left], ids[right])] = (rank, ids[left + right])
     return [ids[bytes([b])] for b in range(256)], table
+
+
+def from_json_dict(document: Any) -> Tokenizer:
+    """`Tokenizer.from_json_dict`: a checked tokenizer from a parsed tokenizer file."""
+    return Tokenizer.from_json_dict(document)

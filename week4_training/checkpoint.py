@@ -174,7 +174,7 @@ def tokenizer_from_checkpoint(
     document: dict[str, Any], where: Path | str = "checkpoint"
 ) -> Tokenizer:
     """The tokenizer embedded in a checkpoint (checked against its recorded sha256)."""
-    from week2_tokenizer.serialize import from_json_dict
+    from week2_tokenizer.tokenizer import from_json_dict
 
     record = document["tokenizer"]
     try:

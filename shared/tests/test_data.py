@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import shared.data as data
-from shared.data import DataError, corpus_path, fetch, read_text, sha256_of, split_text
+from shared.data import DataError, corpus_path, fetch, read_text, sha256_of
 
 # The course files: the mirror CI points at, else ../shared/data beside the repository.
 SHARED_DATA = Path(
@@ -114,14 +114,6 @@ def test_read_text_rejects_missing_empty_and_non_utf8(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
     with pytest.raises(DataError, match="latin1.txt: not UTF-8 text .bad byte at offset 3"):
         read_text(tmp_path / "latin1.txt")
-
-
-def test_split_is_the_last_ten_percent_of_characters():
-    text = "".join(chr(ord("a") + i % 26) for i in range(1000)) + "é" * 10
-    train, val = split_text(text)
-    assert train + val == text
-    assert len(val) == len(text) - int(len(text) * 0.9)
-    assert val.endswith("é" * 10)
 
 
 def test_cache_dir_defaults_to_the_repository_data_folder(monkeypatch):

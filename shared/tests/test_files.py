@@ -10,7 +10,6 @@ import pytest
 from shared.atomic import atomic_write, atomic_write_text
 from shared.bench import machine_description, median_seconds
 from shared.errors import CourseError, run_cli
-from shared.metrics import bits_per_byte, perplexity
 from shared.registry import Registry
 from shared.runs import MARKER, MetricsLog, prepare_run_dir, read_metrics, write_config
 
@@ -76,15 +75,6 @@ def test_read_metrics_errors_name_the_file_and_line(tmp_path):
     bad.write_text(json.dumps({"step": 1}) + "\n\n{oops\n")
     with pytest.raises(CourseError, match=r"bad.jsonl:3: not a JSON object"):
         read_metrics(bad)
-
-
-def test_perplexity_and_bits_per_byte():
-    assert perplexity(0.0) == 1.0
-    assert perplexity(math.log(65)) == pytest.approx(65)
-    # A uniform choice among 256 byte values costs exactly 8 bits per byte.
-    assert bits_per_byte(1000 * math.log(256), 1000) == pytest.approx(8.0)
-    with pytest.raises(ValueError, match="n_bytes must be positive"):
-        bits_per_byte(1.0, 0)
 
 
 def test_registry_reads_its_table_from_the_installed_entry_points(monkeypatch):

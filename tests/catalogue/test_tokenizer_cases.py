@@ -32,7 +32,8 @@ from reference import (  # noqa: E402
     unassigned_in_pythons_unicode,
 )
 
-from shared.data import fetch, read_text, split_text  # noqa: E402
+from shared.data import fetch, read_text  # noqa: E402
+from week1_setup.split import split_text  # noqa: E402
 from week2_tokenizer import Tokenizer  # noqa: E402
 from week2_tokenizer.bytes_unicode import bytes_to_text  # noqa: E402
 

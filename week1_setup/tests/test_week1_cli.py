@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from shared.data import KNOWN_FILES, read_text, split_text
+from shared.data import KNOWN_FILES, read_text
 from shared.errors import run_cli
 from week1_setup import environment
 from week1_setup.bigram import ByteBigram, bigram_baseline
 from week1_setup.cli import main
 from week1_setup.explore import corpus_stats
+from week1_setup.split import split_text
 
 # The course files: the mirror CI points at, else ../shared/data beside the repository.
 SHARED_DATA = Path(
