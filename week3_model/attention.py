@@ -1,4 +1,4 @@
-"""Causal self-attention, written out by hand, and the `ATTENTION` table of implementations.
+"""Causal self-attention, written out by hand, in three steps: project, attend, output.
 
 Each position asks a question (query q), advertises what it holds (key k) and what it would hand
 over (value v). Its output is a weighted average of the values, weighted by how well its query
@@ -15,29 +15,20 @@ matches each key:
   its own, then concatenated. Only reshapes, no extra parameters:
       (B, T, C) -> (B, T, n_head, d) -> (B, n_head, T, d)   ... attend ...   -> back to (B, T, C)
 
-Shapes below: B batch, T new tokens, S keys seen (S = T without a cache), C = n_embd, d = head size.
+Shapes below: B batch, T queries, S keys, C = n_embd, d = head size. In this week S = T: every
+token attends over the same sequence. `attend` is written for T queries that are the last T of
+S keys, so a later step may hand it more keys than queries without changing it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-from week3_model.config import GPTConfig
+from week3_model.config import ATTENTION, POSITION, GPTConfig
 from week3_model.position import PositionEncoding
-
-
-class LayerCache(Protocol):
-    """One layer's KV cache (week 6 provides one): remembers the keys and values seen so far.
-
-    `update(k, v)` appends the new (B, n_head, T, d) keys and values and returns all of them,
-    (B, n_head, S, d), the oldest first, starting at absolute position 0.
-    """
-
-    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]: ...
 
 
 def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
@@ -52,7 +43,7 @@ def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention: (B, T, C) -> (B, T, C).
+    """Multi-head causal self-attention: (B, T, C) -> (B, T, C), as project -> attend -> output.
 
     Set `keep_weights = True` to keep the last attention weights, (B, n_head, T, S), in
     `last_weights` (for plots and tests; it costs memory, so it is off by default).
@@ -86,11 +77,17 @@ class CausalSelfAttention(nn.Module):
         B, _, T, _ = y.shape
         return y.transpose(1, 2).reshape(B, T, self.n_embd)
 
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, T, C) -> queries, keys and values, each (B, n_head, T, d)."""
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Masked attention of T queries over S keys: -> (B, n_head, T, d).
 
         The queries are the last T of the S positions, so the mask is rows S-T..S-1 of the
-        (block_size, block_size) causal mask. Week 6's `sdpa` overrides just this method.
+        (block_size, block_size) causal mask (all of it up to T when S = T). A faster kernel
+        (week 6) overrides just this method.
         """
         T, S = q.size(-2), k.size(-2)
         weights = attention_weights(q, k, self.future[S - T : S, :S])
@@ -98,18 +95,21 @@ class CausalSelfAttention(nn.Module):
             self.last_weights = weights.detach()
         return self.attn_dropout(weights) @ v
 
-    def forward(
-        self,
-        x: Tensor,
-        positions: Tensor,
-        position_encoding: PositionEncoding,
-        layer_cache: LayerCache | None = None,
-    ) -> Tensor:
-        """(B, T, C) -> (B, T, C); `positions` (T,) are the tokens' absolute positions."""
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
-        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
-        q, k = position_encoding.rotate(q, k, positions)  # identity for learned positions
-        if layer_cache is not None:  # generating: attend over every key so far
-            k, v = layer_cache.update(k, v)
-        y = self.attend(q, k, v)
+    def output(self, y: Tensor) -> Tensor:
+        """(B, n_head, T, d) -> (B, T, C): merge the heads, mix them (c_proj), dropout."""
         return self.resid_dropout(self.c_proj(self.merge_heads(y)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        return self.output(self.attend(*self.project(x)))
+
+
+def make_attention(config: GPTConfig) -> CausalSelfAttention:
+    """A Block's attention: the `config.attention` entry, adapted by the position encoding.
+
+    Most encodings leave attention alone (learned positions are added to the embeddings);
+    one that acts on queries and keys returns a subclass from its `attention_class`.
+    """
+    attention: type[CausalSelfAttention] = ATTENTION.get(config.attention)
+    position: type[PositionEncoding] = POSITION.get(config.position)
+    return position.attention_class(attention)(config)

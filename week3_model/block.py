@@ -12,29 +12,23 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from week3_model.attention import LayerCache
-from week3_model.config import ATTENTION, GPTConfig
+from week3_model.attention import make_attention
+from week3_model.config import GPTConfig
 from week3_model.layernorm import LayerNorm
 from week3_model.mlp import MLP
-from week3_model.position import PositionEncoding
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block, (B, T, C) -> (B, T, C), with `ATTENTION[config.attention]`."""
+    """Pre-norm transformer block, (B, T, C) -> (B, T, C); its attention is `make_attention`'s."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = ATTENTION.get(config.attention)(config)
+        self.attn = make_attention(config)
         self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(
-        self,
-        x: Tensor,
-        positions: Tensor,
-        position_encoding: PositionEncoding,
-        layer_cache: LayerCache | None = None,
-    ) -> Tensor:
-        x = x + self.attn(self.ln_1(x), positions, position_encoding, layer_cache)
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))

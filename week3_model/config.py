@@ -8,8 +8,8 @@
       dropout: 0.0
       bias: true          # biases in Linear layers and LayerNorms (GPT-2 has them)
       tie_weights: true   # the LM head reuses the token-embedding matrix
-      attention: naive    # a name in week3_model.attention.ATTENTION (week 6 adds sdpa)
-      position: learned   # a name in week3_model.position.POSITION (week 6 adds rope)
+      attention: naive    # a name in the ATTENTION table below (week 6 adds sdpa)
+      position: learned   # a name in the POSITION table below (week 6 adds rope)
 
 `vocab_size` is normally left out: it is read from the tokenizer file (week 4 fills it in), so a
 model and its tokenizer can never disagree. The defaults are the shape of GPT-2 small (124M).

@@ -9,41 +9,24 @@ Logits at position t score every possible *next* token given tokens 0..t. With `
 input shifted left by one) forward also returns the mean cross-entropy; targets equal to -1 are
 ignored (`ignore_index=-1`), which lets a batch mark padding or unwanted positions.
 
-Extension points (how week 6 adds sdpa, rope and a KV cache without editing this folder)
------------------------------------------------------------------------------------------
-- Attention: `Block` builds `ATTENTION.get(config.attention)(config)`. A new entry subclasses
-  `CausalSelfAttention` and overrides `attend(q, k, v) -> y`, all (B, n_head, ., d); T queries are
-  the last T of S keys, and `self.future[S - T : S, :S]` is the mask (True = hidden). E.g.
-  `@ATTENTION.register("sdpa")` with `F.scaled_dot_product_attention(q, k, v, attn_mask=~mask,
-  dropout_p=self.attn_dropout.p if self.training else 0.0)`.
-- Positions: `GPT` builds `POSITION.get(config.position)(config)` as `self.position_encoding`, a
-  module with `embed(positions) -> (T, C) | None` (added to the token embeddings) and
-  `rotate(q, k, positions) -> (q, k)` (called by attention on (B, n_head, T, d) queries and keys,
-  before caching). `positions` is the (T,) tensor of absolute positions start_pos..start_pos+T-1.
-  `@POSITION.register("rope")`: embed returns None, rotate applies rotary embeddings.
-- KV cache: `forward(idx, start_pos=s, kv_cache=cache)` passes `cache[i]` to block i's attention,
-  which calls `cache[i].update(k, v)`: append this call's keys and values, return all so far
-  (B, n_head, s + T, d). The cache starts empty at s = 0 and holds exactly s positions before a
-  call. Generation: `model(prompt, kv_cache=cache)`, then
-  `model(next_id, start_pos=n, kv_cache=cache)` with n the number of tokens already seen.
-  s + T may not exceed block_size (the mask and the learned table stop there).
+The attention and the position encoding are looked up by name (`model.attention`,
+`model.position`) in the tables of config.py: `Block` builds `make_attention(config)` and `GPT`
+builds `POSITION.get(config.position)(config)`. Week 3 provides `naive` and `learned`; later
+variants plug in there, without a change to this file.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared.errors import CourseError
-from week3_model.attention import LayerCache
 from week3_model.block import Block
 from week3_model.config import POSITION, GPTConfig
 from week3_model.layernorm import LayerNorm
-from week3_model.position import absolute_positions
 
 # How `parameter_breakdown` names the parts; a tied LM head shares the token embedding (0 extra).
 _COMPONENT = {
@@ -79,35 +62,17 @@ class GPT(nn.Module):
             self.lm_head.weight = self.token_embedding.weight
         init_gpt2_weights(self, config.n_layer)
 
-    def forward(
-        self,
-        idx: Tensor,
-        targets: Tensor | None = None,
-        *,
-        start_pos: int = 0,
-        kv_cache: Sequence[LayerCache] | None = None,
-    ) -> tuple[Tensor, Tensor | None]:
+    def embed(self, idx: Tensor) -> Tensor:
+        """(B, T) token ids -> (B, T, C): token embeddings with positions 0..T-1 encoded."""
+        positions = torch.arange(idx.size(1), device=idx.device)
+        return self.position_encoding(self.token_embedding(idx), positions)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) -> (logits (B, T, vocab_size), loss or None); see the module docstring."""
-        if idx.dim() != 2:
-            raise CourseError(
-                f"GPT input must be (batch, time) token ids, got shape {tuple(idx.shape)}"
-            )
-        T = idx.size(1)
-        if start_pos + T > self.config.block_size:
-            raise CourseError(
-                f"sequence of {T} tokens starting at position {start_pos} is longer than "
-                f"block_size={self.config.block_size}; crop the context to the last "
-                f"{self.config.block_size} tokens"
-            )
-        positions = absolute_positions(start_pos, T, idx.device)
-        x = self.token_embedding(idx)
-        position_vectors = self.position_encoding.embed(positions)
-        if position_vectors is not None:
-            x = x + position_vectors
-        x = self.drop(x)
-        for i, block in enumerate(self.blocks):
-            layer_cache = None if kv_cache is None else kv_cache[i]
-            x = block(x, positions, self.position_encoding, layer_cache)
+        check_input(idx, self.config.block_size)
+        x = self.drop(self.embed(idx))
+        for block in self.blocks:
+            x = block(x)
         logits = self.lm_head(self.ln_f(x))
         loss = None if targets is None else language_model_loss(logits, targets)
         return logits, loss
@@ -130,21 +95,23 @@ class GPT(nn.Module):
             counts[_COMPONENT[part]] += parameter.numel()
         return counts
 
-    @classmethod
-    def from_gpt2_state_dict(
-        cls, state_dict: dict[str, Tensor], config: GPTConfig | None = None, n_head: int = 12
-    ) -> GPT:
-        """A GPT holding Hugging Face GPT-2 weights; see `week3_model.pretrained`."""
-        from week3_model.pretrained import gpt_from_gpt2_state_dict
 
-        return gpt_from_gpt2_state_dict(state_dict, config, n_head)
+def check_input(idx: Tensor, block_size: int, start: int = 0) -> None:
+    """Refuse what the model cannot read: ids that are not (batch, time), or a sequence that
+    runs past position block_size - 1 (the causal mask and the learned table stop there).
 
-    @classmethod
-    def from_safetensors(cls, path: str | Path, n_head: int | None = None) -> GPT:
-        """A GPT from a Hugging Face GPT-2 `model.safetensors`; see `week3_model.pretrained`."""
-        from week3_model.pretrained import gpt_from_safetensors
-
-        return gpt_from_safetensors(path, n_head)
+    `start` is the position of idx[:, 0]; it is 0 whenever the whole sequence is given at once.
+    """
+    if idx.dim() != 2:
+        raise CourseError(
+            f"GPT input must be (batch, time) token ids, got shape {tuple(idx.shape)}"
+        )
+    T = idx.size(1)
+    if start + T > block_size:
+        raise CourseError(
+            f"sequence of {T} tokens starting at position {start} is longer than "
+            f"block_size={block_size}; crop the context to the last {block_size} tokens"
+        )
 
 
 def language_model_loss(logits: Tensor, targets: Tensor) -> Tensor:

@@ -1,40 +1,39 @@
 """Where a token is: position encodings, looked up by name in the `POSITION` table.
 
 Attention on its own is order-blind: shuffle the keys and the weighted average is the same. A
-position encoding gives the model the order back. It can act in one of two places, so every
-encoding has two hooks (and uses the one it needs):
+position encoding gives the model the order back. GPT-2's encoding, `learned`, is a trainable
+table of block_size vectors, one per position, added to the token embeddings:
 
-    embed(positions)         -> (T, C) vector added to the token embeddings, or None
-    rotate(q, k, positions)  -> (q, k) transformed inside attention, per head
+    x = token_embedding(idx) + table(positions)        positions = 0, 1, ..., T-1
 
-`positions` is a (T,) tensor of *absolute* positions: 0..T-1 in training, start_pos..start_pos+T-1
-when a generator feeds one new token at a time with a KV cache (see gpt.py).
-
-GPT-2's encoding is `learned`: a trainable table of block_size vectors, one per position, added to
-the token embeddings; its `rotate` does nothing. Week 6 registers `rope` (rotary embeddings), which
-returns None from `embed` and rotates q and k instead.
+An encoding is a module `cls(config)` called as `encoding(x, positions)` on the (B, T, C) token
+embeddings. Some encodings act inside attention instead, on each head's queries and keys (week 6
+rotates them); the static method `attention_class(cls)` says how an encoding changes the
+attention class a Block builds. Learned positions change nothing there: it returns `cls`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-import torch
 from torch import Tensor, nn
 
 from week3_model.config import GPTConfig
 
+Attention = TypeVar("Attention", bound=nn.Module)  # an attention class (see attention.py)
+
 
 class PositionEncoding(Protocol):
-    """What a `POSITION` entry is: an `nn.Module` built as `cls(config)` with these two hooks
+    """What a `POSITION` entry is: an `nn.Module` built as `cls(config)` with these methods
     (`parameters` is the module's own, listed so that the GPT can count them)."""
 
     def __init__(self, config: GPTConfig) -> None: ...
 
-    def embed(self, positions: Tensor) -> Tensor | None: ...
+    def __call__(self, x: Tensor, positions: Tensor) -> Tensor: ...
 
-    def rotate(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]: ...
+    @staticmethod
+    def attention_class(cls: type[Attention]) -> type[Attention]: ...
 
     def parameters(self) -> Iterator[nn.Parameter]: ...
 
@@ -46,15 +45,11 @@ class LearnedPosition(nn.Module):
         super().__init__()
         self.table = nn.Embedding(config.block_size, config.n_embd)
 
-    def embed(self, positions: Tensor) -> Tensor:
-        """(T,) absolute positions -> (T, C), broadcast over the batch when added to tokens."""
-        return self.table(positions)
+    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
+        """(B, T, C) token embeddings at (T,) positions -> x + table(positions), same shape."""
+        return x + self.table(positions)
 
-    def rotate(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
-        """Learned positions live in the residual stream, so queries and keys pass unchanged."""
-        return q, k
-
-
-def absolute_positions(start_pos: int, length: int, device: torch.device) -> Tensor:
-    """The (length,) positions start_pos, start_pos+1, ... of a chunk of tokens."""
-    return torch.arange(start_pos, start_pos + length, device=device)
+    @staticmethod
+    def attention_class(cls: type[Attention]) -> type[Attention]:
+        """Learned positions live in the residual stream, so attention stays as it is."""
+        return cls

@@ -38,7 +38,11 @@ def model_config(
 ) -> GPTConfig:
     """The `model` section of a run config (or the defaults), with vocab_size filled in if unset:
     from `vocab_size` if given, else from the config's tokenizer section (GPT-2's by default)."""
-    config = load_config(config_path, overrides) if config_path else config_from_dict({}, overrides)
+    sections = ("tokenizer", "model")
+    if config_path:
+        config = load_config(config_path, overrides, sections=sections)
+    else:
+        config = config_from_dict({}, overrides, sections=sections)
     model = config.model
     if model.vocab_size is None:
         if vocab_size is None:

@@ -1,23 +1,33 @@
-"""Week 6: modern pieces (RoPE, SDPA, a KV cache) and benchmarks that measure them.
+"""Week 6: the three ideas that make week 3's GPT modern and fast, then three sub-lessons.
 
-Week 6 extends earlier weeks through their extension points rather than by editing them:
-importing this package registers
+The lesson (README.md, lesson.ipynb): each idea is the diff it is against week 3's model.
 
-    attention "sdpa"     (week3_model.ATTENTION)        sdpa.py
-    position  "rope"     (week3_model.POSITION)         rope.py
-    decoder   "kv_cache" (week5_generation.DECODERS)    cached_generation.py, kv_cache.py
+    rope.py               RoPE, `model.position: rope`: a subclass of the attention class whose
+                          `attend` rotates queries and keys first (composes with naive and sdpa)
+    sdpa.py               SDPA, `model.attention: sdpa`: `attend` by PyTorch's fused kernel
+    kv_cache.py           the KV cache and `cached_forward`: GPT.forward with a memory
+    cached_generation.py  `CachedLogits`, the decoder `kv_cache` for week 5's `generate`
 
-so `model.attention: sdpa`, `model.position: rope` and cached generation work from any config.
-`python -m week6_optimizations.bench` (make bench) measures them; see bench/.
+The sub-lessons, each a package with its own entry and README:
+
+    bench/         measuring what each idea buys          python -m week6_optimizations.bench
+    mlx_port/      the same GPT in MLX                    python -m week6_optimizations.mlx_port
+    distributed/   data-parallel training (DDP)           python -m week6_optimizations.distributed
+
+No earlier week is edited and none imports this package: pyproject.toml lists sdpa, rope and
+kv_cache in the tables of weeks 3 and 5 (`tiny_gpt.attention`, `tiny_gpt.position`,
+`tiny_gpt.decoder`), so a config or a flag that names one loads the module that provides it.
 """
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week6_optimizations.cached_generation import CachedLogits, ContextWindow, WindowedLogits
-from week6_optimizations.kv_cache import KVCache, LayerKVCache
+from week6_optimizations.kv_cache import KVCache, LayerKVCache, cached_block, cached_forward
 from week6_optimizations.rope import (
+    RotaryAttention,
     RotaryPosition,
     interleaved_to_half_split,
     rope_frequencies,
+    rotary_attention,
     rotate_half_split,
     rotate_interleaved,
     rotation_angles,
@@ -29,11 +39,15 @@ __all__ = [
     "ContextWindow",
     "KVCache",
     "LayerKVCache",
+    "RotaryAttention",
     "RotaryPosition",
     "SDPAttention",
     "WindowedLogits",
+    "cached_block",
+    "cached_forward",
     "interleaved_to_half_split",
     "rope_frequencies",
+    "rotary_attention",
     "rotate_half_split",
     "rotate_interleaved",
     "rotation_angles",

@@ -1,9 +1,11 @@
 """Cached generation for week 5's `generate`: prefill once, then one token per step.
 
 Week 5's `generate` asks a `NextTokenLogits` object for the next token's logits, given the whole
-sequence so far. `CachedLogits` answers from a `KVCache`: the first call runs the model on the
-prompt (the prefill) and every later call feeds only the one new token, at its absolute position.
-Sampling, the seeded generator and stopping stay week 5's, so the tokens are the same.
+sequence so far. `CachedLogits` answers from a `KVCache` with `cached_forward`: the first call
+runs the model on the prompt (the prefill) and every later call feeds only the one new token, at
+its absolute position. Sampling, the seeded generator and stopping stay week 5's, so the tokens
+are the same. `make sample DECODER=kv_cache` finds it in the decoder table of pyproject.toml
+(`tiny_gpt.decoder`), beside week 5's `full`.
 
 The context rule (what the model sees once the sequence outgrows block_size)
 -----------------------------------------------------------------------------
@@ -27,16 +29,12 @@ when the window moves, the cache is emptied and the new window is prefilled. Two
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
 from shared.errors import CourseError
-from week6_optimizations.kv_cache import KVCache
-
-if TYPE_CHECKING:
-    from week3_model import GPT
+from week3_model import GPT
+from week6_optimizations.kv_cache import KVCache, cached_forward
 
 
 class ContextWindow:
@@ -62,7 +60,7 @@ class ContextWindow:
 
 
 class CachedLogits:
-    """Week 5's `NextTokenLogits` with a KV cache; `DECODERS.get("kv_cache")(model)` builds one."""
+    """Week 5's `NextTokenLogits` with a KV cache: the decoder `kv_cache`."""
 
     def __init__(self, model: GPT, keep: int | None = None) -> None:
         self.model = model
@@ -79,8 +77,7 @@ class CachedLogits:
             self.cache.reset()
             seen = self.window.start
         fresh = ids[:, seen:]
-        logits, _ = self.model(fresh, start_pos=self.cache.length, kv_cache=self.cache)
-        return logits[0, -1]
+        return cached_forward(self.model, fresh, self.cache)[0, -1]
 
 
 class WindowedLogits:

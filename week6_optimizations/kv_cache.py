@@ -10,21 +10,36 @@ Each step then feeds ONE token: the work per token drops from O(n) tokens throug
 to O(1) tokens (plus one attention row over n keys), and the memory is 2 x n_layer x n x C
 numbers per sequence.
 
-`LayerKVCache` implements week 3's per-layer protocol (`update(k, v)` appends and returns all keys
-and values so far). It preallocates (B, n_head, block_size, d) buffers on the first update and
-writes into them, instead of concatenating, which would copy the whole cache every step. It is
-for inference (under `torch.no_grad()`): the returned tensors are views of buffers that later
+The diff against week 3's model is one function, `cached_forward`: GPT.forward with a memory.
+
+    week 3, GPT.forward(idx)                      here, cached_forward(model, idx, cache)
+    positions 0 .. T-1                            positions n .. n+T-1, n = cache.length
+    per block:                                    per block, with its layer's cache:
+        x = x + attn(ln_1(x))                         q, k, v = attn.project(ln_1(x))
+                                                      k, v = layer.update(k, v)    # all S keys
+                                                      x = x + attn.output(attn.attend(q, k, v))
+        x = x + mlp(ln_2(x))                          x = x + mlp(ln_2(x))
+
+Week 3's `attend` already takes T queries that are the last T of S keys, so neither the
+attention (naive or sdpa) nor the position encodings change: rope rotates the cached keys at
+their absolute positions 0..S-1 inside `attend`, which is why the cache holds them unrotated.
+
+`LayerKVCache` preallocates (B, n_head, block_size, d) buffers on the first update and writes
+into them, instead of concatenating, which would copy the whole cache every step. It is for
+inference (under `torch.no_grad()`): the returned tensors are views of buffers that later
 updates write into.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import overload
+from typing import cast, overload
 
+import torch
 from torch import Tensor
 
 from shared.errors import CourseError
+from week3_model import GPT, Block, check_input
 
 
 class LayerKVCache:
@@ -64,7 +79,7 @@ class LayerKVCache:
 
 
 class KVCache(Sequence[LayerKVCache]):
-    """A model's cache: one `LayerKVCache` per layer; pass it as `model(..., kv_cache=cache)`."""
+    """A model's cache: one `LayerKVCache` per layer; `cached_forward(model, idx, cache)`."""
 
     def __init__(self, n_layer: int, block_size: int) -> None:
         self.layers = [LayerKVCache(block_size) for _ in range(n_layer)]
@@ -84,9 +99,34 @@ class KVCache(Sequence[LayerKVCache]):
 
     @property
     def length(self) -> int:
-        """How many positions are cached (the same in every layer): the next `start_pos`."""
+        """How many positions are cached (the same in every layer): the next token's position."""
         return self.layers[0].length
 
     def reset(self) -> None:
         for layer in self.layers:
             layer.reset()
+
+
+def cached_forward(model: GPT, idx: Tensor, cache: KVCache) -> Tensor:
+    """Logits (B, T, vocab_size) of T new tokens that follow the `cache.length` tokens cached.
+
+    The first call (an empty cache) is the prefill of a prompt; later calls feed the new tokens
+    only. The logits are GPT.forward's on the whole sequence, position by position (to float
+    rounding: attending over cached keys may add in another order).
+    """
+    start = cache.length
+    check_input(idx, model.config.block_size, start)
+    positions = torch.arange(start, start + idx.size(1), device=idx.device)
+    x = model.drop(model.position_encoding(model.token_embedding(idx), positions))
+    for block, layer in zip(model.blocks, cache, strict=True):
+        x = cached_block(cast(Block, block), x, layer)  # (a ModuleList yields plain Modules)
+    return model.lm_head(model.ln_f(x))
+
+
+def cached_block(block: Block, x: Tensor, layer: LayerKVCache) -> Tensor:
+    """Block.forward with its layer's cache: attention sees every key so far, old and new."""
+    attn = block.attn
+    q, k, v = attn.project(block.ln_1(x))
+    k, v = layer.update(k, v)  # this call's keys and values after all the cached ones
+    x = x + attn.output(attn.attend(q, k, v))
+    return x + block.mlp(block.ln_2(x))

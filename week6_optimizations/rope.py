@@ -14,8 +14,20 @@ a query at position m and a key at position n
     (R(m theta) q) . (R(n theta) k) = q . R((n - m) theta) k
 
 The score depends on the offset n - m only, never on m or n alone. Nothing is added to the
-residual stream (`embed` returns None) and no table is learned; any position works, so a KV cache
-that feeds token m alone, with its absolute position, gets exactly the keys of a full forward.
+residual stream and no table is learned; any position works.
+
+How it plugs into week 3's model (the diff is this file): the position module adds nothing
+(`forward(x, positions)` returns x), and its `attention_class(cls)` returns a subclass of the
+attention class whose `attend` rotates first and then attends as `cls` does:
+
+    def attend(self, q, k, v):                       # T queries are the last T of S keys
+        q = rotate(q, positions S-T .. S-1)
+        k = rotate(k, positions 0 .. S-1)
+        return super().attend(q, k, v)               # naive or sdpa, unchanged
+
+So rope composes with any attention. A KV cache (kv_cache.py) stores keys unrotated and they are
+rotated again at their absolute positions at every step; every operation of the rotation is
+elementwise, so that gives the same bits as rotating each key once (the tests check it).
 
 Which features form a pair is a convention, and the two in use are NOT interchangeable:
 
@@ -32,19 +44,26 @@ course's `rope` uses the interleaved layout, the one the derivation above reads 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
 from shared.errors import CourseError
-from week3_model import GPTConfig
+from week3_model import CausalSelfAttention, GPTConfig
 
 ROPE_BASE = 10000.0
 
 
-def rope_frequencies(head_size: int, base: float = ROPE_BASE) -> Tensor:
-    """The d/2 angular frequencies theta_i = base^(-2i/d), from 1 down towards 1/base."""
+def check_head_size(head_size: int) -> None:
+    """Rope rotates pairs of features, so a head needs an even number of them."""
     if head_size % 2:
         raise CourseError(f"rope needs an even head size (n_embd // n_head), got {head_size}")
+
+
+def rope_frequencies(head_size: int, base: float = ROPE_BASE) -> Tensor:
+    """The d/2 angular frequencies theta_i = base^(-2i/d), from 1 down towards 1/base."""
+    check_head_size(head_size)
     exponents = torch.arange(0, head_size, 2, dtype=torch.float32) / head_size
     return base**-exponents
 
@@ -79,21 +98,54 @@ def interleaved_to_half_split(head_size: int) -> Tensor:
     return torch.cat((torch.arange(0, head_size, 2), torch.arange(1, head_size, 2)))
 
 
-class RotaryPosition(nn.Module):
-    """`model.position: rope`: rotate each head's queries and keys; no learned parameters."""
+class RotaryAttention(CausalSelfAttention):
+    """Attention with rope: rotate queries and keys by their positions, then attend.
+
+    Used as the first base of `rotary_attention(cls)`, so `super().attend` is `cls.attend`.
+    """
 
     frequencies: Tensor  # (d // 2,) rotation speeds of the channel pairs; a buffer
 
     def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        frequencies = rope_frequencies(config.n_embd // config.n_head)
+        super().__init__(config)
+        frequencies = rope_frequencies(config.head_size)
         self.register_buffer("frequencies", frequencies, persistent=False)
 
-    def embed(self, positions: Tensor) -> None:
-        """RoPE adds nothing to the token embeddings."""
-        return None
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """(B, h, T, d) queries at positions S-T..S-1, (B, h, S, d) keys and values at 0..S-1."""
+        T, S = q.size(-2), k.size(-2)
+        cos, sin = rotation_angles(torch.arange(S, device=k.device), self.frequencies)
+        q = rotate_interleaved(q, cos[S - T :], sin[S - T :])
+        k = rotate_interleaved(k, cos, sin)
+        return super().attend(q, k, v)
 
-    def rotate(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, h, T, d) queries and keys at absolute `positions` (T,) -> rotated, same shapes."""
-        cos, sin = rotation_angles(positions, self.frequencies)
-        return rotate_interleaved(q, cos, sin), rotate_interleaved(k, cos, sin)
+
+# One rope class per attention class, so that every Block of a model (and every model) shares it.
+_ROTARY: dict[type[CausalSelfAttention], type[CausalSelfAttention]] = {}
+
+
+def rotary_attention(attention: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+    """`attention` with rope in front of its `attend`: the class (RotaryAttention, attention)."""
+    if attention not in _ROTARY:
+        name = f"Rotary{attention.__name__}"
+        _ROTARY[attention] = cast(
+            type[CausalSelfAttention], type(name, (RotaryAttention, attention), {})
+        )
+    return _ROTARY[attention]
+
+
+class RotaryPosition(nn.Module):
+    """`model.position: rope`: nothing added to the embeddings; attention rotates q and k."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        check_head_size(config.head_size)  # refuse an odd head size before any Block is built
+
+    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
+        """(B, T, C) token embeddings pass unchanged: rope adds nothing to the residual stream."""
+        return x
+
+    @staticmethod
+    def attention_class(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+        """The Block's attention class with rotary queries and keys (`rotary_attention`)."""
+        return rotary_attention(cls)

@@ -2,6 +2,9 @@
 
     F.scaled_dot_product_attention(q, k, v)  ==  softmax(q k^T / sqrt(d) + mask) v
 
+The diff against week 3 is one method, `attend`: `project` and `output` stay week 3's, and rope
+(rope.py) rotates q and k in a subclass and then calls this `attend`.
+
 The naive version (week 3) writes the whole (B, h, T, S) score matrix to memory, reads it back for
 the softmax, writes the weights, reads them again for `@ v`: four passes over T x S numbers per
 head, and the backward pass keeps the weights around. A fused kernel (FlashAttention on CUDA, a

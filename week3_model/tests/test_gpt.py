@@ -111,12 +111,16 @@ def test_targets_of_minus_one_are_ignored(model):
 def test_input_errors_are_clear(model):
     with pytest.raises(CourseError, match="longer than block_size=16"):
         model(torch.zeros(1, 17, dtype=torch.long))
-    with pytest.raises(CourseError, match="starting at position 10 is longer than block_size=16"):
-        model(torch.zeros(1, 7, dtype=torch.long), start_pos=10)
     with pytest.raises(CourseError, match=r"must be \(batch, time\) token ids, got shape \(5,\)"):
         model(torch.zeros(5, dtype=torch.long))
     with pytest.raises(CourseError, match=r"targets must have the input's shape \(1, 4\)"):
         model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
+
+
+def test_embed_adds_the_position_table_to_the_token_embeddings(model):
+    idx = torch.randint(0, 61, (2, 5))
+    expected = model.token_embedding(idx) + model.position_encoding.table.weight[:5]
+    torch.testing.assert_close(model.embed(idx), expected, atol=0, rtol=0)
 
 
 def test_weight_tying_shares_one_tensor(make_config):

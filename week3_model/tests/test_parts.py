@@ -17,7 +17,6 @@ from week3_model import (
     LearnedPosition,
     attention_weights,
 )
-from week3_model.position import absolute_positions
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -59,14 +58,14 @@ def test_no_bias_means_no_bias_anywhere(make_config):
     assert all(not name.endswith("bias") for name, _ in block.named_parameters())
 
 
-def test_learned_position_embeds_and_leaves_q_k_alone(make_config):
+def test_learned_position_adds_its_rows_and_leaves_attention_alone(make_config):
     config = make_config()
     position = LearnedPosition(config)
-    positions = absolute_positions(3, 5, torch.device("cpu"))
+    positions = torch.arange(3, 8)
     assert positions.tolist() == [3, 4, 5, 6, 7]
-    torch.testing.assert_close(position.embed(positions), position.table.weight[3:8])
-    q, k = torch.randn(2, 4, 5, 8), torch.randn(2, 4, 5, 8)
-    assert position.rotate(q, k, positions) == (q, k)
+    x = torch.randn(2, 5, config.n_embd)
+    torch.testing.assert_close(position(x, positions), x + position.table.weight[3:8])
+    assert LearnedPosition.attention_class(CausalSelfAttention) is CausalSelfAttention
 
 
 def test_attention_weights_are_causal_and_rows_sum_to_one():
@@ -104,9 +103,8 @@ def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.manual_seed(0)
     config = make_config()
     attention = CausalSelfAttention(config).eval()
-    position = LearnedPosition(config)
     x = torch.randn(3, 11, config.n_embd)
-    out = attention(x, absolute_positions(0, 11, x.device), position)
+    out = attention(x)
     q, k, v = (attention.split_heads(t) for t in attention.c_attn(x).split(config.n_embd, dim=2))
     y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     expected = attention.c_proj(attention.merge_heads(y))
@@ -114,15 +112,36 @@ def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_attention_is_project_attend_output(make_config):
+    config = make_config()
+    attention = CausalSelfAttention(config).eval()
+    x = torch.randn(2, 6, config.n_embd)
+    q, k, v = attention.project(x)
+    assert q.shape == k.shape == v.shape == (2, config.n_head, 6, config.head_size)
+    y = attention.attend(q, k, v)
+    assert y.shape == q.shape
+    assert attention.output(y).shape == x.shape
+    torch.testing.assert_close(attention.output(y), attention(x), atol=0, rtol=0)
+
+
+def test_the_last_queries_over_all_keys_are_the_last_rows(make_config):
+    """`attend` takes T queries that are the last T of S keys: the mask is rows S-T..S-1."""
+    config = make_config()
+    attention = CausalSelfAttention(config).eval()
+    q, k, v = attention.project(torch.randn(2, 9, config.n_embd))
+    every_row = attention.attend(q, k, v)
+    torch.testing.assert_close(attention.attend(q[:, :, -3:], k, v), every_row[:, :, -3:])
+    torch.testing.assert_close(attention.attend(q[:, :, -1:], k, v), every_row[:, :, -1:])
+
+
 def test_attention_keeps_weights_only_when_asked(make_config):
     config = make_config()
     attention = CausalSelfAttention(config).eval()
     x = torch.randn(2, 6, config.n_embd)
-    positions = absolute_positions(0, 6, x.device)
-    attention(x, positions, LearnedPosition(config))
+    attention(x)
     assert attention.last_weights is None
     attention.keep_weights = True
-    attention(x, positions, LearnedPosition(config))
+    attention(x)
     assert attention.last_weights.shape == (2, config.n_head, 6, 6)
     assert not attention.last_weights.requires_grad
 
@@ -139,12 +158,11 @@ def test_block_shapes_and_residual(make_config):
     config = make_config()
     block = Block(config).eval()
     x = torch.randn(2, 7, config.n_embd)
-    positions = absolute_positions(0, 7, x.device)
-    assert block(x, positions, LearnedPosition(config)).shape == x.shape
+    assert block(x).shape == x.shape
     # With both residual branches zeroed out, a Block is exactly the identity.
     with torch.no_grad():
         block.attn.c_proj.weight.zero_()
         block.attn.c_proj.bias.zero_()
         block.mlp.c_proj.weight.zero_()
         block.mlp.c_proj.bias.zero_()
-    torch.testing.assert_close(block(x, positions, LearnedPosition(config)), x)
+    torch.testing.assert_close(block(x), x)

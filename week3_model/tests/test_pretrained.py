@@ -11,7 +11,13 @@ from safetensors.torch import save_file
 
 from shared.errors import CourseError
 from week3_model import GPT, GPTConfig
-from week3_model.pretrained import course_name, infer_gpt2_config, strip_gpt2_names
+from week3_model.pretrained import (
+    course_name,
+    gpt_from_gpt2_state_dict,
+    gpt_from_safetensors,
+    infer_gpt2_config,
+    strip_gpt2_names,
+)
 
 SMALL = dict(n_embd=64, n_layer=2, n_head=4, vocab_size=101, n_positions=32)
 
@@ -48,7 +54,7 @@ def tied():
 
 
 def test_tied_gpt2_logits_match(tied):
-    ours = GPT.from_gpt2_state_dict(tied.state_dict(), n_head=4)
+    ours = gpt_from_gpt2_state_dict(tied.state_dict(), n_head=4)
     assert ours.config == GPTConfig(
         vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64, bias=True, tie_weights=True
     )
@@ -58,7 +64,7 @@ def test_tied_gpt2_logits_match(tied):
 
 def test_untied_gpt2_logits_match():
     hf = hf_gpt2(tie=False)
-    ours = GPT.from_gpt2_state_dict(hf.state_dict(), n_head=4)
+    ours = gpt_from_gpt2_state_dict(hf.state_dict(), n_head=4)
     assert not ours.config.tie_weights
     assert max_logit_error(hf, ours) < 1e-5
 
@@ -69,7 +75,7 @@ def test_names_without_prefix_and_mask_buffers(tied):
     state["h.0.attn.bias"] = torch.ones(1, 1, 32, 32)  # the old causal-mask buffer
     assert "h.0.attn.bias" not in strip_gpt2_names(state)
     assert "h.0.attn.c_attn.bias" in strip_gpt2_names(state)
-    ours = GPT.from_gpt2_state_dict(state, n_head=4)
+    ours = gpt_from_gpt2_state_dict(state, n_head=4)
     assert max_logit_error(tied, ours) < 1e-5
 
 
@@ -82,7 +88,7 @@ def test_course_names():
 
 def test_explicit_config(tied):
     config = GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64)
-    ours = GPT.from_gpt2_state_dict(tied.state_dict(), config)
+    ours = gpt_from_gpt2_state_dict(tied.state_dict(), config)
     assert max_logit_error(tied, ours) < 1e-5
 
 
@@ -92,15 +98,15 @@ def test_from_safetensors_with_and_without_config_json(tied, tmp_path):
     path = tmp_path / "model.safetensors"
     save_file(state, str(path))
     with pytest.raises(CourseError, match="divisible by n_head=12"):
-        GPT.from_safetensors(path)  # 64 channels cannot be 12 heads; GPT-2's default is 12
-    assert max_logit_error(tied, GPT.from_safetensors(path, n_head=4)) < 1e-5
+        gpt_from_safetensors(path)  # 64 channels cannot be 12 heads; GPT-2's default is 12
+    assert max_logit_error(tied, gpt_from_safetensors(path, n_head=4)) < 1e-5
     (tmp_path / "config.json").write_text(json.dumps({"n_head": 4, "n_embd": 64}))
-    assert max_logit_error(tied, GPT.from_safetensors(path)) < 1e-5
+    assert max_logit_error(tied, gpt_from_safetensors(path)) < 1e-5
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CourseError, match="no such safetensors file"):
-        GPT.from_safetensors(tmp_path / "model.safetensors")
+        gpt_from_safetensors(tmp_path / "model.safetensors")
 
 
 def test_wrong_weights_are_clear_errors(tied):
@@ -109,19 +115,19 @@ def test_wrong_weights_are_clear_errors(tied):
         infer_gpt2_config({"wte.weight": torch.zeros(3, 4)})
     no_bias = GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64, bias=False)
     with pytest.raises(CourseError, match="'h.0.ln_1.bias' has no place in this model"):
-        GPT.from_gpt2_state_dict(state, no_bias)
+        gpt_from_gpt2_state_dict(state, no_bias)
     wider = GPTConfig(vocab_size=101, block_size=64, n_layer=2, n_head=4, n_embd=64)
     with pytest.raises(CourseError, match=r"'wpe.weight' has shape \(32, 64\), the model expects"):
-        GPT.from_gpt2_state_dict(state, wider)
+        gpt_from_gpt2_state_dict(state, wider)
     missing = {k: v for k, v in state.items() if "h.1.mlp" not in k}
     with pytest.raises(CourseError, match="missing blocks.1.mlp.c_fc.bias"):
-        GPT.from_gpt2_state_dict(missing, n_head=4, config=GPTConfig(**shape_of(2)))
+        gpt_from_gpt2_state_dict(missing, n_head=4, config=GPTConfig(**shape_of(2)))
 
 
 def test_tied_config_refuses_a_separate_head():
     hf = hf_gpt2(tie=False)
     with pytest.raises(CourseError, match="tie_weights is true but these weights have a separate"):
-        GPT.from_gpt2_state_dict(hf.state_dict(), GPTConfig(**shape_of(2)))
+        gpt_from_gpt2_state_dict(hf.state_dict(), GPTConfig(**shape_of(2)))
 
 
 def test_gpt2_weights_need_learned_positions(monkeypatch, tied):
@@ -131,7 +137,7 @@ def test_gpt2_weights_need_learned_positions(monkeypatch, tied):
     monkeypatch.setitem(POSITION._entries, "other", LearnedPosition)
     config = GPTConfig(**shape_of(2), position="other")
     with pytest.raises(CourseError, match="need model.position 'learned', not 'other'"):
-        GPT.from_gpt2_state_dict(tied.state_dict(), config)
+        gpt_from_gpt2_state_dict(tied.state_dict(), config)
 
 
 def shape_of(n_layer: int) -> dict:
@@ -160,7 +166,7 @@ def test_a_damaged_safetensors_file_is_one_line_naming_it(tied, tmp_path, damage
     path = saved_gpt2(tied, tmp_path)
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(CourseError, match="not a readable safetensors file") as error:
-        GPT.from_safetensors(path, n_head=4)
+        gpt_from_safetensors(path, n_head=4)
     assert str(error.value).startswith(f"{path}: ") and reason in str(error.value)
 
 
@@ -169,11 +175,11 @@ def test_weights_holding_nan_or_infinity_are_refused(tied, tmp_path):
     wpe[3, 5] = float("nan")
     path = saved_gpt2(tied, tmp_path, **{"wpe.weight": wpe})
     with pytest.raises(CourseError, match=r"weight 'wpe.weight' holds NaN or infinite values"):
-        GPT.from_safetensors(path, n_head=4)
+        gpt_from_safetensors(path, n_head=4)
     wpe[3, 5] = float("-inf")
     path = saved_gpt2(tied, tmp_path, **{"wpe.weight": wpe})
     with pytest.raises(CourseError, match=f"^{path}: weight 'wpe.weight'"):
-        GPT.from_safetensors(path, n_head=4)
+        gpt_from_safetensors(path, n_head=4)
 
 
 @pytest.mark.parametrize(
@@ -189,5 +195,5 @@ def test_a_broken_config_json_is_one_line_naming_it(tied, tmp_path, text, messag
     path = saved_gpt2(tied, tmp_path)
     (tmp_path / "config.json").write_bytes(text)
     with pytest.raises(CourseError, match=message) as error:
-        GPT.from_safetensors(path)
+        gpt_from_safetensors(path)
     assert str(error.value).startswith(f"{tmp_path / 'config.json'}: ")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import week6_optimizations  # noqa: F401  (registers sdpa, rope, kv_cache)
 from week3_model import GPT, GPTConfig
 
 

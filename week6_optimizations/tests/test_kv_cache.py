@@ -1,18 +1,22 @@
+import dataclasses
+
 import pytest
 import torch
+from torch import Tensor, nn
 
 from shared.errors import CourseError
+from week3_model import GPT, POSITION, GPTConfig
 from week5_generation.generate import DECODERS, FullContextLogits, generate
-from week5_generation.sampling import make_generator
+from week5_generation.sampling import GREEDY, SamplingSettings, make_generator
 from week6_optimizations.cached_generation import CachedLogits, ContextWindow, WindowedLogits
-from week6_optimizations.kv_cache import KVCache, LayerKVCache
+from week6_optimizations.kv_cache import KVCache, LayerKVCache, cached_forward
 
-SAMPLING = {"greedy": {"temperature": 0.0}, "sampled": {"temperature": 1.0, "top_k": 20}}
+SAMPLING = {"greedy": GREEDY, "sampled": SamplingSettings(temperature=1.0, top_k=20)}
 
 
 def run(model, decoder, prompt, n, sampling, seed=7):
     tokens = generate(
-        model, prompt, n, generator=make_generator(seed), next_token_logits=decoder, **sampling
+        model, prompt, n, sampling, generator=make_generator(seed), next_token_logits=decoder
     )
     return list(tokens)
 
@@ -25,10 +29,87 @@ def test_cached_forward_equals_full_forward_position_by_position(make_gpt, posit
     cache = KVCache(model.config.n_layer, model.config.block_size)
     with torch.no_grad():
         full = model(x)[0]
-        prefill = model(x[:, :4], kv_cache=cache)[0]
-        steps = [model(x[:, t : t + 1], start_pos=t, kv_cache=cache)[0] for t in range(4, 12)]
+        prefill = cached_forward(model, x[:, :4], cache)
+        steps = [cached_forward(model, x[:, t : t + 1], cache) for t in range(4, 12)]
     torch.testing.assert_close(torch.cat([prefill, *steps], dim=1), full, atol=1e-5, rtol=1e-5)
     assert cache.length == 12 and len(cache) == model.config.n_layer
+
+
+class ListCache:
+    """The smallest layer cache `cached_forward` can use: concatenate and return."""
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        return self.k, self.v
+
+
+class ListKVCache(list):
+    """One `ListCache` per layer; `length` is how many positions they hold."""
+
+    @property
+    def length(self) -> int:
+        return 0 if self[0].k is None else self[0].k.size(2)
+
+
+def test_any_cache_that_appends_gives_the_same_logits_as_a_full_forward():
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=61, block_size=16, n_layer=2, n_head=4, n_embd=32)
+    model = GPT(config).eval()
+    idx = torch.randint(0, 61, (2, 12))
+    with torch.no_grad():
+        full, _ = model(idx)
+        cache = ListKVCache(ListCache() for _ in model.blocks)
+        prompt = cached_forward(model, idx[:, :5], cache)  # a prompt of 5, then one at a time
+        steps = [cached_forward(model, idx[:, t : t + 1], cache) for t in range(5, 12)]
+    incremental = torch.cat([prompt, *steps], dim=1)
+    torch.testing.assert_close(incremental, full, atol=1e-5, rtol=1e-5)
+    assert cache[0].k.shape == (2, 4, 12, 8)
+
+
+class RecordingNoPosition(nn.Module):
+    """A position encoding with no table that records the positions it is given."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.seen: list[list[int]] = []
+
+    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
+        self.seen.append(positions.tolist())
+        return x
+
+    @staticmethod
+    def attention_class(cls):
+        return cls
+
+
+def test_cached_tokens_get_their_absolute_positions(monkeypatch):
+    monkeypatch.setitem(POSITION._entries, "test_none", RecordingNoPosition)
+    config = GPTConfig(vocab_size=61, block_size=16, n_layer=1, n_head=4, n_embd=32)
+    model = GPT(dataclasses.replace(config, position="test_none")).eval()
+    cache = KVCache(config.n_layer, config.block_size)
+    with torch.no_grad():
+        cached_forward(model, torch.randint(0, 61, (1, 3)), cache)
+        cached_forward(model, torch.randint(0, 61, (1, 1)), cache)
+    assert model.position_encoding.seen == [[0, 1, 2], [3]]
+
+
+def test_a_cached_forward_past_block_size_is_a_clear_error(make_gpt):
+    model = make_gpt()  # block_size 16
+    cache = KVCache(model.config.n_layer, model.config.block_size)
+    with torch.no_grad():
+        cached_forward(model, torch.zeros(1, 10, dtype=torch.long), cache)
+        with pytest.raises(
+            CourseError, match="starting at position 10 is longer than block_size=16"
+        ):
+            cached_forward(model, torch.zeros(1, 7, dtype=torch.long), cache)
+        with pytest.raises(CourseError, match=r"must be \(batch, time\) token ids"):
+            cached_forward(model, torch.zeros(5, dtype=torch.long), cache)
+    assert cache.length == 10  # a refused call leaves the cache as it was
 
 
 @pytest.mark.parametrize("position", ["learned", "rope"])

@@ -4,15 +4,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import CourseError
-from week3_model import POSITION, GPTConfig
+from week3_model import POSITION, CausalSelfAttention, GPTConfig
+from week6_optimizations.kv_cache import KVCache, cached_forward
 from week6_optimizations.rope import (
+    RotaryAttention,
     RotaryPosition,
     interleaved_to_half_split,
     rope_frequencies,
+    rotary_attention,
     rotate_half_split,
     rotate_interleaved,
     rotation_angles,
 )
+from week6_optimizations.sdpa import SDPAttention
 
 
 def angles(positions, head_size):
@@ -91,9 +95,58 @@ def test_rotation_keeps_the_input_dtype():
 def test_rope_is_registered_and_has_no_learned_table(make_gpt):
     assert POSITION.get("rope") is RotaryPosition
     model = make_gpt(position="rope")
-    assert model.position_encoding.embed(torch.arange(4)) is None
+    x = torch.randn(2, 4, 16)
+    assert model.position_encoding(x, torch.arange(4)) is x  # nothing added to the stream
     assert sum(p.numel() for p in model.position_encoding.parameters()) == 0
     assert "position_encoding.frequencies" not in model.state_dict()
+    assert not any(name.endswith("frequencies") for name in model.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("attention", "base"), [("naive", CausalSelfAttention), ("sdpa", SDPAttention)]
+)
+def test_rope_is_a_subclass_of_the_attention_it_adapts(make_gpt, attention, base):
+    model = make_gpt(position="rope", attention=attention)
+    kind = type(model.blocks[0].attn)
+    assert kind is rotary_attention(base) and kind is type(model.blocks[1].attn)  # built once
+    assert kind.__mro__[1:3] == (RotaryAttention, base)  # rotate, then attend as `base` does
+    assert RotaryPosition.attention_class(base) is kind
+
+
+def test_rope_attention_rotates_the_last_queries_and_every_key(make_gpt):
+    """attend(q, k, v) with T < S rotates q at S-T..S-1 and k at 0..S-1, then attends."""
+    model = make_gpt(position="rope")
+    attention = model.blocks[0].attn
+    q, k, v = attention.project(torch.randn(1, 7, 16))
+    cos, sin = angles(torch.arange(7), 8)
+    expected = CausalSelfAttention.attend(
+        attention, rotate_interleaved(q, cos, sin)[:, :, -2:], rotate_interleaved(k, cos, sin), v
+    )
+    assert torch.equal(attention.attend(q[:, :, -2:], k, v), expected)
+
+
+def test_rotating_keys_together_gives_each_the_bits_of_rotating_it_alone():
+    """Why the cache may hold keys unrotated: rotation is elementwise, so rotating all S keys
+    at every step gives exactly (bit for bit) what rotating each chunk once at its positions did."""
+    d, S = 32, 40
+    k = torch.randn(2, 3, S, d)
+    cos, sin = angles(torch.arange(S), d)
+    together = rotate_interleaved(k, cos, sin)
+    for start, end in [(0, 7), (7, 8), (8, 33), (33, 40)]:
+        cos_c, sin_c = angles(torch.arange(start, end), d)
+        alone = rotate_interleaved(k[:, :, start:end], cos_c, sin_c)
+        assert torch.equal(together[:, :, start:end], alone)
+
+
+@pytest.mark.parametrize("attention", ["naive", "sdpa"])
+def test_cached_rope_logits_equal_the_full_forward(make_gpt, attention):
+    model = make_gpt(position="rope", attention=attention)
+    x = torch.randint(0, 40, (2, 10))
+    cache = KVCache(model.config.n_layer, model.config.block_size)
+    with torch.no_grad():
+        full = model(x)[0]
+        stepped = [cached_forward(model, x[:, t : t + 1], cache) for t in range(10)]
+    torch.testing.assert_close(torch.cat(stepped, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
 def test_odd_head_size_is_a_clear_error():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from week3_model import ATTENTION, GPT
-from week6_optimizations.kv_cache import KVCache
+from week6_optimizations.kv_cache import KVCache, cached_forward
 from week6_optimizations.sdpa import SDPAttention
 
 
@@ -42,10 +42,7 @@ def test_sdpa_equals_naive_on_cached_chunks(make_gpt, position):
     for model in (naive, fused):
         cache = KVCache(model.config.n_layer, model.config.block_size)
         with torch.no_grad():
-            chunks = [
-                model(x[:, s:e], start_pos=s, kv_cache=cache)[0]
-                for s, e in [(0, 5), (5, 8), (8, 9)]
-            ]
+            chunks = [cached_forward(model, x[:, s:e], cache) for s, e in [(0, 5), (5, 8), (8, 9)]]
         outputs.append(torch.cat(chunks, dim=1))
     torch.testing.assert_close(outputs[1], outputs[0], atol=1e-5, rtol=1e-5)
     with torch.no_grad():
