@@ -56,6 +56,7 @@ def _mlx_train_step(block_size: int, shape: ModelShape, compile: bool) -> Callab
 
 
 def _mlx_generation(block_size: int, shape: ModelShape, repeats: int, warmup: int) -> float:
+    from week5_generation.sampling import GREEDY
     from week6_optimizations.mlx_port.sample import to_mlx
     from week6_optimizations.mlx_port.sampling import generate_ids
 
@@ -63,7 +64,7 @@ def _mlx_generation(block_size: int, shape: ModelShape, repeats: int, warmup: in
     new_tokens = block_size - PROMPT
 
     def work() -> None:
-        list(generate_ids(model, list(range(1, PROMPT + 1)), new_tokens, temperature=0.0))
+        list(generate_ids(model, list(range(1, PROMPT + 1)), new_tokens, GREEDY))
 
     return new_tokens / median_seconds(work, repeats=repeats, warmup=warmup)
 

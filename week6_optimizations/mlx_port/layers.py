@@ -1,7 +1,12 @@
 """The pieces of a Block in MLX: positions, causal self-attention, MLP, the Block itself.
 
-Each class mirrors its PyTorch twin in week 3 (and week 6 for rope / sdpa), with the same
-attribute names, so a parameter is called `blocks.0.attn.c_attn.weight` in both frameworks.
+Each class is the twin of a PyTorch one, with the same name, methods and attribute names, so a
+parameter is called `blocks.0.attn.c_attn.weight` in both frameworks and a learner can read the
+two files side by side:
+
+    week 3   LearnedPosition, CausalSelfAttention, make_attention, MLP, Block
+    week 6   SDPAttention (overrides `attend`)
+             RotaryPosition, RotaryAttention, rotary_attention (rope inside `attend`)
 
 Shapes: B batch, T new tokens, S keys seen (S = T without a cache), C = n_embd, h heads,
 d = C // h. MLX's `nn.Linear` stores its weight as (out, in) and computes x @ W.T + b, exactly
@@ -12,31 +17,34 @@ stores (in, out): that is the layout trap of week 3's `pretrained.py`, not of th
 from __future__ import annotations
 
 import math
-from functools import partial
-from typing import Protocol
+from functools import cache
+from typing import Protocol, cast
 
 import mlx.core as mx
 import mlx.nn as nn
 
 from shared.registry import Registry
 from week3_model.config import GPTConfig
-from week6_optimizations.rope import ROPE_BASE, rope_frequencies
+from week6_optimizations.rope import ROPE_BASE, check_head_size
 
 
 class PositionEncoding(Protocol):
-    """What an `MLX_POSITION` entry is: an `nn.Module` built as `cls(config)` with week 3's two
-    hooks, given the first position and a length rather than a tensor of positions."""
+    """What an `MLX_POSITION` entry is, as in week 3: an `nn.Module` built as `cls(config)`,
+    called as `encoding(x, positions)` on the token embeddings; `attention_class(cls)` says how
+    it changes the attention class a Block builds."""
 
     def __init__(self, config: GPTConfig) -> None: ...
 
-    def embed(self, start_pos: int, length: int) -> mx.array | None: ...
+    def __call__(self, x: mx.array, positions: mx.array) -> mx.array: ...
 
-    def rotate(self, q: mx.array, k: mx.array, start_pos: int) -> tuple[mx.array, mx.array]: ...
+    @staticmethod
+    def attention_class(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]: ...
 
 
-MLX_POSITION: Registry[type[PositionEncoding]] = Registry("MLX position")
-# Every attention entry is `CausalSelfAttention` or a subclass that overrides `attend`.
+# The MLX twins of week 3's tables, private to this port: `config.attention` and
+# `config.position` name an entry of each (the names are the PyTorch tables' names).
 MLX_ATTENTION: Registry[type[CausalSelfAttention]] = Registry("MLX attention")
+MLX_POSITION: Registry[type[PositionEncoding]] = Registry("MLX position")
 
 # Week 6's PyTorch rope pairs neighbours (x0, x1), (x2, x3), ...: MLX calls that "traditional".
 ROPE_INTERLEAVED = True
@@ -50,68 +58,14 @@ class LearnedPosition(nn.Module):
         super().__init__()
         self.table = nn.Embedding(config.block_size, config.n_embd)
 
-    def embed(self, start_pos: int, length: int) -> mx.array | None:
-        """(T, C) vectors of positions start_pos .. start_pos + T - 1."""
-        return self.table(mx.arange(start_pos, start_pos + length))
+    def __call__(self, x: mx.array, positions: mx.array) -> mx.array:
+        """(B, T, C) token embeddings, (T,) absolute positions -> x + table(positions)."""
+        return x + self.table(positions)
 
-    def rotate(self, q: mx.array, k: mx.array, start_pos: int) -> tuple[mx.array, mx.array]:
-        return q, k
-
-
-@MLX_POSITION.register("rope")
-class RotaryPosition(nn.Module):
-    """Rotary embeddings: no table; queries and keys are rotated by angle position x theta_i.
-
-    `traditional=ROPE_INTERLEAVED` picks the pairing: True rotates neighbours (x0, x1),
-    (x2, x3), ...; False rotates (x_i, x_{i + d/2}) (the "half-split" of GPT-NeoX and Llama).
-    The choice must match the PyTorch model the weights come from, or parity breaks.
-    """
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.head_size = config.n_embd // config.n_head
-        rope_frequencies(self.head_size)  # the same check: an odd head size is a CourseError
-
-    def embed(self, start_pos: int, length: int) -> mx.array | None:
-        return None
-
-    def rotate(self, q: mx.array, k: mx.array, start_pos: int) -> tuple[mx.array, mx.array]:
-        """(B, h, T, d) -> same shapes, rotated for absolute positions start_pos onwards."""
-        rope = partial(
-            mx.fast.rope,
-            dims=self.head_size,
-            traditional=ROPE_INTERLEAVED,
-            base=ROPE_BASE,
-            scale=1.0,
-            offset=start_pos,
-        )
-        return rope(q), rope(k)
-
-
-class KVCache:
-    """One layer's keys and values so far, (B, h, S, d); `update` appends and returns them all."""
-
-    def __init__(self) -> None:
-        self.keys: mx.array | None = None
-        self.values: mx.array | None = None
-
-    @property
-    def length(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[2]
-
-    def update(self, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
-        if self.keys is None or self.values is None:
-            self.keys, self.values = k, v
-        else:
-            self.keys = mx.concatenate([self.keys, k], axis=2)
-            self.values = mx.concatenate([self.values, v], axis=2)
-        return self.keys, self.values
-
-
-def future_mask(n_queries: int, n_keys: int) -> mx.array:
-    """(T, S) bool, True where key s lies after query t; the queries are the last T of S."""
-    query_pos = mx.arange(n_keys - n_queries, n_keys)[:, None]
-    return mx.arange(n_keys)[None, :] > query_pos
+    @staticmethod
+    def attention_class(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+        """Learned positions live in the residual stream: attention stays as it is."""
+        return cls
 
 
 @MLX_ATTENTION.register("naive")
@@ -127,6 +81,15 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.dropout_p = config.dropout  # a float attribute: not a parameter
+        # MLX has no buffers: every array attribute is a parameter (trained, saved, initialised)
+        # unless its name starts with "_". So the mask is `_future`, read as `future`.
+        size = config.block_size
+        self._future = mx.triu(mx.ones((size, size), dtype=mx.bool_), k=1)
+
+    @property
+    def future(self) -> mx.array:
+        """(block_size, block_size) bool, True above the diagonal: key s lies after query t."""
+        return self._future
 
     def split_heads(self, x: mx.array) -> mx.array:
         """(B, T, C) -> (B, h, T, d)."""
@@ -138,32 +101,39 @@ class CausalSelfAttention(nn.Module):
         B, _, T, _ = y.shape
         return y.transpose(0, 2, 1, 3).reshape(B, T, self.n_embd)
 
+    def project(self, x: mx.array) -> tuple[mx.array, mx.array, mx.array]:
+        """(B, T, C) -> queries, keys and values, each (B, h, T, d)."""
+        q, k, v = mx.split(self.c_attn(x), 3, axis=-1)
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+
     def attend(self, q: mx.array, k: mx.array, v: mx.array) -> mx.array:
-        """Masked attention of T queries over S keys -> (B, h, T, d)."""
+        """Masked attention of T queries over S keys -> (B, h, T, d).
+
+        The queries are the last T of the S positions, so the mask is rows S-T..S-1 of `future`.
+        """
+        T, S = q.shape[2], k.shape[2]
         scores = (q @ k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(q.shape[-1]))
-        scores = mx.where(future_mask(q.shape[2], k.shape[2]), -mx.inf, scores)
+        scores = mx.where(self.future[S - T : S, :S], -mx.inf, scores)
         weights = mx.softmax(scores, axis=-1)
         return self.attn_dropout(weights) @ v
 
-    def __call__(
-        self, x: mx.array, start_pos: int, position: PositionEncoding, cache: KVCache | None = None
-    ) -> mx.array:
-        q, k, v = mx.split(self.c_attn(x), 3, axis=-1)
-        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
-        q, k = position.rotate(q, k, start_pos)
-        if cache is not None:
-            k, v = cache.update(k, v)
-        y = self.attend(q, k, v)
+    def output(self, y: mx.array) -> mx.array:
+        """(B, h, T, d) -> (B, T, C): heads side by side, projected, dropped out."""
         return self.resid_dropout(self.c_proj(self.merge_heads(y)))
+
+    def __call__(self, x: mx.array) -> mx.array:
+        """(B, T, C) -> (B, T, C)."""
+        return self.output(self.attend(*self.project(x)))
 
 
 @MLX_ATTENTION.register("sdpa")
-class FastAttention(CausalSelfAttention):
+class SDPAttention(CausalSelfAttention):
     """The fused kernel `mx.fast.scaled_dot_product_attention`; same numbers, less memory.
 
-    Its "causal" mask aligns the last query with the last key, which is exactly the KV-cache
-    case. The kernel has no dropout, so while training with dropout > 0 it falls back to the
-    written-out path (the same distribution of outputs; PyTorch's SDPA takes `dropout_p`).
+    Its "causal" mask aligns the last query with the last key: rows S-T..S-1 of `future`, the
+    KV-cache case too. The kernel has no dropout, so while training with dropout > 0 it falls
+    back to the written-out path (the same distribution of outputs; PyTorch's SDPA takes
+    `dropout_p`).
     """
 
     def attend(self, q: mx.array, k: mx.array, v: mx.array) -> mx.array:
@@ -172,6 +142,65 @@ class FastAttention(CausalSelfAttention):
         mask = "causal" if q.shape[2] > 1 else None
         scale = 1.0 / math.sqrt(q.shape[-1])
         return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
+
+
+def rotate(x: mx.array, start: int) -> mx.array:
+    """(B, h, T, d) queries or keys -> the same, pairs rotated for positions start..start+T-1."""
+    return mx.fast.rope(
+        x, x.shape[-1], traditional=ROPE_INTERLEAVED, base=ROPE_BASE, scale=1.0, offset=start
+    )
+
+
+class RotaryAttention(CausalSelfAttention):
+    """Attention with rope: rotate queries and keys by their positions, then attend.
+
+    Used as the first base of `rotary_attention(cls)`, so `super().attend` is `cls.attend`.
+    `mx.fast.rope` computes the angles itself: no frequencies are stored.
+    """
+
+    def attend(self, q: mx.array, k: mx.array, v: mx.array) -> mx.array:
+        """(B, h, T, d) queries at positions S-T..S-1, (B, h, S, d) keys and values at 0..S-1."""
+        T, S = q.shape[2], k.shape[2]
+        return super().attend(rotate(q, S - T), rotate(k, 0), v)
+
+
+@cache  # one rope class per attention class, shared by every Block (and every model)
+def rotary_attention(attention: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+    """`attention` with rope in front of its `attend`: the class (RotaryAttention, attention)."""
+    rotary = type(f"Rotary{attention.__name__}", (RotaryAttention, attention), {})
+    return cast(type[CausalSelfAttention], rotary)
+
+
+@MLX_POSITION.register("rope")
+class RotaryPosition(nn.Module):
+    """Rotary embeddings: nothing is added to the tokens; attention rotates q and k instead.
+
+    `traditional=ROPE_INTERLEAVED` (in `rotate`) picks the pairing: True rotates neighbours
+    (x0, x1), (x2, x3), ...; False rotates (x_i, x_{i + d/2}) (the "half-split" of GPT-NeoX and
+    Llama). The choice must match the PyTorch model the weights come from, or parity breaks.
+    Keys arrive (and are cached) unrotated; rotation is elementwise, so rotating all S keys
+    every step gives the very numbers of rotating each key once.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        check_head_size(config.head_size)  # refuse an odd head size before any Block is built
+
+    def __call__(self, x: mx.array, positions: mx.array) -> mx.array:
+        """RoPE adds nothing to the token embeddings."""
+        return x
+
+    @staticmethod
+    def attention_class(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+        """The Block's attention class with rotary queries and keys (`rotary_attention`)."""
+        return rotary_attention(cls)
+
+
+def make_attention(config: GPTConfig) -> CausalSelfAttention:
+    """A Block's attention: the `config.attention` class, adapted by the position encoding."""
+    attention = MLX_ATTENTION.get(config.attention)
+    position = MLX_POSITION.get(config.position)
+    return position.attention_class(attention)(config)
 
 
 class MLP(nn.Module):
@@ -193,12 +222,10 @@ class Block(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=1e-5, bias=config.bias)
-        self.attn = MLX_ATTENTION.get(config.attention)(config)
+        self.attn = make_attention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=1e-5, bias=config.bias)
         self.mlp = MLP(config)
 
-    def __call__(
-        self, x: mx.array, start_pos: int, position: PositionEncoding, cache: KVCache | None = None
-    ) -> mx.array:
-        x = x + self.attn(self.ln_1(x), start_pos, position, cache)
+    def __call__(self, x: mx.array) -> mx.array:
+        x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))

@@ -1,7 +1,15 @@
 """The GPT in MLX, built from the same week-3 `GPTConfig` as the PyTorch model.
 
-    idx (B, T) -> token embedding (+ learned positions) -> dropout -> n_layer x Block
-               -> ln_f -> LM head (the token-embedding matrix when tied) -> logits (B, T, V)
+    idx (B, T) -> embed: token embedding, positions encoded (a learned table added; rope: nothing)
+               -> dropout -> n_layer x Block
+               -> head: ln_f, then the LM head (the token-embedding matrix when tied) -> (B, T, V)
+
+`MLXGPT` is the twin of week 3's `GPT`: `embed(idx)` and `model(idx)` are the same steps
+(PyTorch's `forward(idx, targets)` also returns the loss; here `language_model_loss` stays a
+function of the logits, the one `nn.value_and_grad` differentiates). `head` has no PyTorch twin:
+there the tied `lm_head` is a Linear layer sharing the embedding's matrix, here one matrix serves
+both through `token_embedding.as_linear`. The KV cache is week 6's diff on top of the model,
+`kv_cache.cached_forward`, as in PyTorch.
 
 What is model and what is framework: the equations, shapes and parameter names are those of
 week 3; what changes is how arrays are made and run. MLX arrays are lazy (a line of code
@@ -12,7 +20,6 @@ from transforming a function (`nn.value_and_grad`) rather than from `.backward()
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -20,7 +27,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 
 from shared.errors import CourseError
 from week3_model.config import GPTConfig
-from week6_optimizations.mlx_port.layers import MLX_POSITION, Block, KVCache
+from week6_optimizations.mlx_port.layers import MLX_POSITION, Block
 
 
 class MLXGPT(nn.Module):
@@ -42,39 +49,44 @@ class MLXGPT(nn.Module):
             self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         init_gpt2_weights(self, config.n_layer)
 
-    def __call__(
-        self, idx: mx.array, start_pos: int = 0, kv_cache: Sequence[KVCache] | None = None
-    ) -> mx.array:
-        """(B, T) ids -> (B, T, V) logits; with a cache, `start_pos` tokens were seen before."""
-        if idx.ndim != 2:
-            raise CourseError(f"GPT input must be (batch, time) token ids, got shape {idx.shape}")
-        T = idx.shape[1]
-        if start_pos + T > self.config.block_size:
-            raise CourseError(
-                f"sequence of {T} tokens starting at position {start_pos} is longer than "
-                f"block_size={self.config.block_size}; crop the context"
-            )
-        x = self.token_embedding(idx)
-        position_vectors = self.position_encoding.embed(start_pos, T)
-        if position_vectors is not None:
-            x = x + position_vectors
-        x = self.drop(x)
-        for i, block in enumerate(self.blocks):
-            x = block(
-                x, start_pos, self.position_encoding, None if kv_cache is None else kv_cache[i]
-            )
+    def embed(self, idx: mx.array) -> mx.array:
+        """(B, T) ids -> (B, T, C): token vectors, with positions 0..T-1 encoded."""
+        return self.position_encoding(self.token_embedding(idx), mx.arange(idx.shape[1]))
+
+    def head(self, x: mx.array) -> mx.array:
+        """(B, T, C) residual stream -> (B, T, V) logits: ln_f, then the LM head."""
         x = self.ln_f(x)
         if self.config.tie_weights:
             return self.token_embedding.as_linear(x)  # x @ E.T: one matrix, two uses
         return self.lm_head(x)
 
-    def new_cache(self) -> list[KVCache]:
-        """An empty KV cache, one per layer."""
-        return [KVCache() for _ in self.blocks]
+    def __call__(self, idx: mx.array) -> mx.array:
+        """(B, T) ids -> (B, T, V) logits."""
+        check_input(idx, self.config.block_size)
+        x = self.drop(self.embed(idx))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
 
     def num_parameters(self) -> int:
         """Parameters counted once (a tied head is the token embedding)."""
         return sum(v.size for v in dict(tree_flatten(self.parameters())).values())
+
+
+def check_input(idx: mx.array, block_size: int, start: int = 0) -> None:
+    """Refuse what the model cannot read: ids that are not (batch, time), or a sequence that
+    runs past position block_size - 1 (the causal mask and the learned table stop there).
+
+    `start` is the position of idx[:, 0]; it is 0 whenever the whole sequence is given at once.
+    """
+    if idx.ndim != 2:
+        raise CourseError(f"GPT input must be (batch, time) token ids, got shape {idx.shape}")
+    T = idx.shape[1]
+    if start + T > block_size:
+        raise CourseError(
+            f"sequence of {T} tokens starting at position {start} is longer than "
+            f"block_size={block_size}; crop the context"
+        )
 
 
 def language_model_loss(logits: mx.array, targets: mx.array, reduction: str = "mean") -> mx.array:

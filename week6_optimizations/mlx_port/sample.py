@@ -76,9 +76,7 @@ def stream_text(
         source.model,
         ids,
         settings.max_new_tokens,
-        temperature=settings.temperature,
-        top_k=settings.top_k,
-        top_p=settings.top_p,
+        settings.sampling,
         seed=seed,
         stop_ids=set() if eot is None else {eot},
     )

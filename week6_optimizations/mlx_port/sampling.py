@@ -2,30 +2,30 @@
 
     logits --temperature--> --top-k--> --top-p--> softmax --> one seeded draw
 
-The same steps in the same order as `week5_generation.sampling` (temperature 0 = greedy argmax;
-top-k keeps exactly k, ties to the lower id; top-p keeps the smallest most-likely set whose
-mass reaches p, always the top token), checked against it in the tests. The draws differ: MLX
-has no `torch.Generator`; randomness is an explicit *key*. `mx.random.key(seed)` starts a chain
-and every draw splits off a fresh subkey, so one seed gives one text (on one machine).
+The same steps in the same order as `week5_generation.sampling`, from the same
+`SamplingSettings` (temperature 0 = greedy argmax; top-k keeps exactly k, ties to the lower id;
+top-p keeps the smallest most-likely set whose mass reaches p, always the top token), checked
+against it in the tests. The draws differ: MLX has no `torch.Generator`; randomness is an
+explicit *key*. `mx.random.key(seed)` starts a chain and every draw splits off a fresh subkey, so
+one seed gives one text (on one machine).
 
 Generation follows week 5 (stop before the end-of-text token, a sliding window of block_size
 tokens) with week 6's cache rule (`ContextWindow`): prefill the prompt once, then feed one new
-token per step at its absolute position; when the window must move, empty the cache, prefill.
+token per step at its absolute position (`kv_cache.cached_forward`); when the window must move,
+empty the cache, prefill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import mlx.core as mx
 
 from shared.errors import CourseError
-from week5_generation.sampling import check_settings
+from week5_generation.sampling import PURE_SAMPLING, SamplingSettings
 from week6_optimizations.cached_generation import ContextWindow
-
-if TYPE_CHECKING:
-    from week6_optimizations.mlx_port.model import MLXGPT
+from week6_optimizations.mlx_port.kv_cache import KVCache, cached_forward
+from week6_optimizations.mlx_port.model import MLXGPT
 
 
 def apply_temperature(logits: mx.array, temperature: float) -> mx.array:
@@ -59,46 +59,41 @@ def top_p_filter(logits: mx.array, p: float) -> mx.array:
     return mx.where(drop, -mx.inf, logits)
 
 
-def filtered_logits(
-    logits: mx.array, temperature: float, top_k: int | None = None, top_p: float | None = None
-) -> mx.array:
-    """Temperature, then top-k, then top-p; softmax of the result is the sampling distribution."""
-    logits = apply_temperature(logits.astype(mx.float32), temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
+def filtered_logits(logits: mx.array, settings: SamplingSettings) -> mx.array:
+    """Temperature, then top-k, then top-p; softmax of the result is the sampling distribution.
+    For a temperature above 0: greedy settings take the argmax and never come here."""
+    logits = apply_temperature(logits.astype(mx.float32), settings.temperature)
+    if settings.top_k is not None:
+        logits = top_k_filter(logits, settings.top_k)
+    if settings.top_p is not None:
+        logits = top_p_filter(logits, settings.top_p)
     return logits
 
 
-def choose_next(
-    logits: mx.array,
-    key: mx.array,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-) -> int:
-    """The next id from (V,) logits: argmax at temperature 0, else a draw with `key`."""
-    if temperature == 0:
+def choose_next(logits: mx.array, key: mx.array, settings: SamplingSettings) -> int:
+    """The next id from (V,) logits: the argmax if greedy, else a draw with `key`."""
+    if settings.greedy:
         return int(mx.argmax(logits))
-    return int(mx.random.categorical(filtered_logits(logits, temperature, top_k, top_p), key=key))
+    return int(mx.random.categorical(filtered_logits(logits, settings), key=key))
 
 
-class CachedDecoder:
-    """Logits of the token after `ids` from a KV cache, feeding only tokens it has not seen."""
+class CachedLogits:
+    """The next token's logits from a KV cache, feeding only the tokens it has not seen
+    (week 6's `CachedLogits`, given the ids as a list)."""
 
     def __init__(self, model: MLXGPT) -> None:
         self.model = model
-        self.window = ContextWindow(model.config.block_size)
-        self.cache = model.new_cache()
+        config = model.config
+        self.window = ContextWindow(config.block_size)
+        self.cache = KVCache(config.n_layer, config.block_size)
 
     def __call__(self, ids: Sequence[int]) -> mx.array:
+        """The whole sequence so far -> (vocab_size,) logits of the token after it."""
         if self.window.advance(len(ids)):
-            self.cache = self.model.new_cache()
-        cached = self.cache[0].length
-        fresh = mx.array([list(ids[self.window.start + cached :])])
-        logits = self.model(fresh, start_pos=cached, kv_cache=self.cache)[0, -1]
-        mx.eval(logits, [(c.keys, c.values) for c in self.cache])
+            self.cache.reset()
+        fresh = mx.array([list(ids[self.window.start + self.cache.length :])])
+        logits = cached_forward(self.model, fresh, self.cache)[0, -1]
+        mx.eval(logits, [(layer.keys, layer.values) for layer in self.cache])  # keep graphs short
         return logits
 
 
@@ -106,26 +101,24 @@ def generate_ids(
     model: MLXGPT,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
+    settings: SamplingSettings = PURE_SAMPLING,
     *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
     seed: int = 0,
     stop_ids: Collection[int] = (),
 ) -> Iterator[int]:
-    """Yield up to `max_new_tokens` ids, stopping (without yielding it) at one in `stop_ids`."""
+    """Yield up to `max_new_tokens` ids, each chosen with `settings` and a key from `seed`,
+    stopping (without yielding it) at one in `stop_ids`."""
     if not prompt_ids:
         raise CourseError("the prompt has no tokens; start from a start token")
-    check_settings(temperature, top_k, top_p)
     was_training = model.training
     model.eval()
-    decoder = CachedDecoder(model)
+    next_token_logits = CachedLogits(model)
     key = mx.random.key(seed)
     ids = list(prompt_ids)
     try:
         for _ in range(max_new_tokens):
             key, subkey = mx.random.split(key)
-            next_id = choose_next(decoder(ids), subkey, temperature, top_k, top_p)
+            next_id = choose_next(next_token_logits(ids), subkey, settings)
             if next_id in stop_ids:
                 return
             yield next_id

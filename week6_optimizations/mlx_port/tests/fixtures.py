@@ -8,7 +8,6 @@ import mlx.core as mx
 import pytest
 import torch
 
-import week6_optimizations  # noqa: F401 - registers sdpa and rope for the PyTorch model
 from shared.config import config_from_dict
 from week3_model import GPT, GPTConfig
 from week6_optimizations.mlx_port.convert import load_weights_into, state_dict_to_mlx

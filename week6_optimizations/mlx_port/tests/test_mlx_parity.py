@@ -19,6 +19,8 @@ from week6_optimizations.mlx_port.convert import (
     state_dict_to_mlx,
     torch_to_mx,
 )
+from week6_optimizations.mlx_port.kv_cache import KVCache, cached_forward
+from week6_optimizations.mlx_port.layers import LearnedPosition, RotaryPosition, SDPAttention
 from week6_optimizations.mlx_port.model import MLXGPT, language_model_loss
 from week6_optimizations.mlx_port.tests.fixtures import paired_models, tiny_config
 
@@ -101,11 +103,40 @@ def test_kv_cache_gives_the_logits_of_a_full_forward(position):
     _, model = paired_models(config)
     ids = mx.array(np.arange(11).reshape(1, 11) % config.vocab_size)
     full = model(ids)
-    cache = model.new_cache()
-    prefill = model(ids[:, :7], kv_cache=cache)
-    steps = [model(ids[:, t : t + 1], start_pos=t, kv_cache=cache) for t in range(7, 11)]
+    cache = KVCache(config.n_layer, config.block_size)
+    prefill = cached_forward(model, ids[:, :7], cache)
+    steps = [cached_forward(model, ids[:, t : t + 1], cache) for t in range(7, 11)]
+    assert cache.length == 11
     stepped = mx.concatenate([prefill, *steps], axis=1)
     np.testing.assert_allclose(np.array(stepped), np.array(full), atol=1e-5)
+
+
+def test_cached_forward_stops_at_block_size():
+    config = tiny_config()
+    _, model = paired_models(config)
+    cache = KVCache(config.n_layer, config.block_size)
+    cached_forward(model, mx.zeros((1, 12), dtype=mx.int32), cache)
+    with pytest.raises(CourseError, match="starting at position 12 .* block_size=16"):
+        cached_forward(model, mx.zeros((1, 5), dtype=mx.int32), cache)
+    cache.reset()
+    assert cache.length == 0
+
+
+def test_the_causal_mask_is_future_as_in_pytorch_and_not_a_parameter():
+    torch_model, model = paired_models(tiny_config())
+    future = model.blocks[0].attn.future
+    assert future.dtype == mx.bool_
+    np.testing.assert_array_equal(np.array(future), torch_model.blocks[0].attn.future.numpy())
+    assert not [name for name in model_weights(model) if "future" in name]
+
+
+def test_rope_adapts_any_attention_class_once():
+    rotary = RotaryPosition.attention_class(SDPAttention)
+    assert rotary is RotaryPosition.attention_class(SDPAttention)
+    assert issubclass(rotary, SDPAttention) and rotary.__name__ == "RotarySDPAttention"
+    assert LearnedPosition.attention_class(SDPAttention) is SDPAttention
+    attention = MLXGPT(tiny_config(position="rope", attention="sdpa")).blocks[0].attn
+    assert type(attention) is rotary
 
 
 def test_torch_to_mlx_to_torch_returns_identical_tensors():

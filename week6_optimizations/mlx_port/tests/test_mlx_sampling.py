@@ -12,7 +12,7 @@ import torch
 from shared.errors import CourseError, run_cli
 from week5_generation.cli import main as week5_main
 from week5_generation.generate import generate
-from week5_generation.sampling import filtered_probabilities
+from week5_generation.sampling import GREEDY, SamplingSettings, filtered_probabilities
 from week6_optimizations.mlx_port import sample_mlx, train_mlx
 from week6_optimizations.mlx_port.cli import main
 from week6_optimizations.mlx_port.sampling import filtered_logits, generate_ids
@@ -23,21 +23,23 @@ SETTINGS = [(1.0, None, None), (0.7, 5, None), (1.3, None, 0.6), (0.9, 7, 0.8), 
 
 @pytest.mark.parametrize(("temperature", "top_k", "top_p"), SETTINGS)
 def test_filters_give_week5s_distribution(temperature, top_k, top_p):
+    settings = SamplingSettings(temperature, top_k, top_p)
     logits = np.random.default_rng(0).integers(0, 5, size=(2, 50)).astype(np.float32)  # ties
-    ours = np.array(mx.softmax(filtered_logits(mx.array(logits), temperature, top_k, top_p), -1))
-    week5 = filtered_probabilities(torch.from_numpy(logits), temperature, top_k, top_p).numpy()
+    ours = np.array(mx.softmax(filtered_logits(mx.array(logits), settings), -1))
+    week5 = filtered_probabilities(torch.from_numpy(logits), settings).numpy()
     np.testing.assert_allclose(ours, week5, atol=1e-6)
     assert ((ours > 0) == (week5 > 0)).all()
 
 
-def tokens(model, seed, n=12, **settings):
-    return list(generate_ids(model, [1, 2, 3], n, seed=seed, **settings))
+def tokens(model, seed, settings, n=12, **keywords):
+    return list(generate_ids(model, [1, 2, 3], n, settings, seed=seed, **keywords))
 
 
 def test_same_seed_same_tokens_different_seeds_differ():
     _, model = paired_models(tiny_config())
-    assert tokens(model, 7, temperature=1.5) == tokens(model, 7, temperature=1.5)
-    assert tokens(model, 7, temperature=1.5) != tokens(model, 8, temperature=1.5)
+    hot = SamplingSettings(temperature=1.5)
+    assert tokens(model, 7, hot) == tokens(model, 7, hot)
+    assert tokens(model, 7, hot) != tokens(model, 8, hot)
 
 
 @pytest.mark.parametrize("position", ["learned", "rope"])
@@ -45,18 +47,18 @@ def test_greedy_tokens_equal_pytorchs_past_the_context_window(position):
     config = tiny_config(position=position)
     torch_model, model = paired_models(config, seed=3)
     n = 2 * config.block_size  # the window slides: prefills and cached steps both run
-    ours = tokens(model, 0, n=n, temperature=0.0)
-    theirs = list(generate(torch_model, [1, 2, 3], n, temperature=0.0))
+    ours = tokens(model, 0, GREEDY, n=n)
+    theirs = list(generate(torch_model, [1, 2, 3], n, GREEDY))
     assert ours == theirs
 
 
 def test_stop_ids_end_generation_and_bad_settings_are_errors():
     _, model = paired_models(tiny_config())
-    first = tokens(model, 0, n=5, temperature=0.0)
+    first = tokens(model, 0, GREEDY, n=5)
     stop = first[2]
-    assert tokens(model, 0, n=5, temperature=0.0, stop_ids={stop}) == first[: first.index(stop)]
+    assert tokens(model, 0, GREEDY, n=5, stop_ids={stop}) == first[: first.index(stop)]
     with pytest.raises(CourseError, match="temperature"):
-        tokens(model, 0, temperature=-1.0)
+        tokens(model, 0, SamplingSettings(temperature=-1.0))
     with pytest.raises(CourseError, match="no tokens"):
         list(generate_ids(model, [], 3))
 
@@ -93,9 +95,10 @@ def test_sample_commands_on_a_run(corpus, tmp_path, capsys):
 @pytest.mark.parametrize("temperature", [1e-30, 1e-45, 1e-300, 5e-324])
 def test_a_tiny_temperature_is_greedy_not_nan(temperature):
     logits = mx.array([[0.3, 2.0, 1.99, -1.0], [1.0, -2.0, 4.0, 0.0]])
-    probs = np.array(mx.softmax(filtered_logits(logits, temperature, None, 0.9), -1))
+    settings = SamplingSettings(temperature, top_p=0.9)
+    probs = np.array(mx.softmax(filtered_logits(logits, settings), -1))
     np.testing.assert_array_equal(probs, [[0, 1, 0, 0], [0, 0, 1, 0]])
-    week5 = filtered_probabilities(torch.from_numpy(np.array(logits)), temperature, None, 0.9)
+    week5 = filtered_probabilities(torch.from_numpy(np.array(logits)), settings)
     np.testing.assert_array_equal(probs, week5.numpy())
 
 
