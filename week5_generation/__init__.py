@@ -1,8 +1,8 @@
 """Week 5: from a trained model to text, and numbers that compare models.
 
-sampling.py   temperature, top-k, top-p and the seeded draw, as small steps on the logits
+sampling.py   SamplingSettings; temperature, top-k, top-p, the seeded draw: steps on the logits
 config.py     SampleConfig, the `sample` section of a run config
-generate.py   generate(): the token loop, context cropping, stop tokens; the KV-cache hook
+generate.py   generate(): the token loop, context cropping, stop tokens; the decoder hook
 streaming.py  printing text as it comes: split UTF-8 characters, stop strings
 stats.py      distinct-n, repetition rate, mean length of samples
 loading.py    a checkpoint (week 4), or OpenAI's GPT-2 weights, with its tokenizer
@@ -22,8 +22,10 @@ from week5_generation.generate import (
     start_ids,
 )
 from week5_generation.sampling import (
+    GREEDY,
+    PURE_SAMPLING,
+    SamplingSettings,
     apply_temperature,
-    check_settings,
     choose_next,
     draw,
     filtered_probabilities,
@@ -37,13 +39,15 @@ from week5_generation.streaming import StopStrings, TextStream, Utf8Stream
 __all__ = [
     "DECODERS",
     "FullContextLogits",
+    "GREEDY",
     "NextTokenLogits",
+    "PURE_SAMPLING",
     "SampleConfig",
+    "SamplingSettings",
     "StopStrings",
     "TextStream",
     "Utf8Stream",
     "apply_temperature",
-    "check_settings",
     "choose_next",
     "crop_context",
     "distinct_n",

@@ -2,13 +2,15 @@
 
     sample    --prompt TEXT [--checkpoint runs/x | gpt2 --weights model.safetensors]
               [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-              [--stop TEXT ...] [--interactive] [--backend torch|mlx] [--device auto]
-              [--decoder full|kv_cache]
+              [--stop TEXT ...] [--interactive] [--backend NAME] [--device auto]
+              [--decoder NAME]
     evaluate  [checkpoint ...] [--weights model.safetensors] [--prompts FILE] [--corpus FILE]
               [--device auto]
 
-Sampling backends are looked up by name in `BACKENDS`: `torch` is here; week 6 registers `mlx`
-(its MLX port) as a function taking the parsed arguments, like `sample_with_torch`.
+Two tables of pyproject.toml name what `sample` can use: `--backend` looks its sampler up in
+`BACKENDS` (`tiny_gpt.sampling_backend`: `torch` is `sample_with_torch`, below; week 6 lists one
+that runs the model in MLX), and `--decoder` its next-token logits in `DECODERS`
+(`tiny_gpt.decoder`, see generate.py). A backend is a function taking the parsed arguments.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from shared.config import Config
 from shared.device import pick_device
 from shared.errors import CourseError
 from shared.registry import Registry
+from week5_generation.config import SampleConfig
 from week5_generation.evaluation import (
     PROMPTS_FILE,
     comparison_table,
@@ -44,12 +49,10 @@ BACKENDS: Registry[Callable[[argparse.Namespace], int]] = Registry(
 )
 
 
-def sample_with_torch(args: argparse.Namespace) -> int:
-    """`sample` in PyTorch: load, resolve the settings, then one prompt or a prompt loop."""
-    device = pick_device(args.device)
-    source = load_source(args.checkpoint, args.weights, device, say=notice)
-    settings = resolve_settings(
-        source.config,
+def settings_from_flags(config: Config, args: argparse.Namespace) -> SampleConfig:
+    """The run's `sample` section with the flags of `sample` on top (a flag left out keeps it)."""
+    return resolve_settings(
+        config,
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -58,6 +61,13 @@ def sample_with_torch(args: argparse.Namespace) -> int:
         prompt=args.prompt or None,  # an empty --prompt (make's default) keeps sample.prompt
         stop=args.stop,
     )
+
+
+def sample_with_torch(args: argparse.Namespace) -> int:
+    """`sample` in PyTorch: load, resolve the settings, then one prompt or a prompt loop."""
+    device = pick_device(args.device)
+    source = load_source(args.checkpoint, args.weights, device, say=notice)
+    settings = settings_from_flags(source.config, args)
     generator = make_generator(session_seed(settings, source.config))
     DECODERS.get(args.decoder)  # an unknown name fails before any output
     if args.interactive:
@@ -100,6 +110,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def listed(what: str, table: Registry[Any]) -> str:
+    """A flag's help: the names its table lists now (reading the list imports nothing)."""
+    return f"{what}: {', '.join(table.names())} (the {table.group} table in pyproject.toml)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m week5_generation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=None, help="default: sample.seed or run.seed")
     sample.add_argument("--stop", action="append", default=None, help="stop at this text")
     sample.add_argument("--interactive", action="store_true", help="a prompt per input line")
-    sample.add_argument("--backend", default="torch", help="torch, or mlx (week 6)")
+    sample.add_argument("--backend", default="torch", help=listed("sampler", BACKENDS))
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    sample.add_argument("--decoder", default="full", help="full, or kv_cache (week 6)")
+    sample.add_argument("--decoder", default="full", help=listed("next-token logits", DECODERS))
     sample.set_defaults(run=_sample)
 
     evaluate = commands.add_parser("evaluate", help="compare checkpoints: metrics and samples")

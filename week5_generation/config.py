@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from shared.config import check
 from shared.sections import MAX_SEED
-from week5_generation.sampling import check_settings
+from week5_generation.sampling import SamplingSettings
 
 
 def first_bad_byte(text: str) -> int | None:
@@ -37,7 +37,11 @@ def first_bad_byte(text: str) -> int | None:
 
 @dataclass
 class SampleConfig:
-    """Generation settings; out-of-range values are a `ConfigError` naming `sample.<key>`."""
+    """Generation settings; out-of-range values are a `ConfigError` naming `sample.<key>`.
+
+    The keys are flat, as the YAML file writes them; `sampling` hands the sampler its three
+    (temperature, top_k, top_p) as one `SamplingSettings`.
+    """
 
     max_new_tokens: int = 200
     temperature: float = 0.8
@@ -53,7 +57,7 @@ class SampleConfig:
             "max_new_tokens",
             f"an integer >= 1, not {self.max_new_tokens}",
         )
-        check_settings(self.temperature, self.top_k, self.top_p)
+        SamplingSettings(self.temperature, self.top_k, self.top_p)  # checks their ranges
         check(
             self.seed is None or 0 <= self.seed <= MAX_SEED,
             "seed",
@@ -63,3 +67,8 @@ class SampleConfig:
         for key, text in [("prompt", self.prompt), *(("stop", stop) for stop in self.stop)]:
             offset = first_bad_byte(text)
             check(offset is None, key, f"UTF-8 text, but its byte at offset {offset} is not")
+
+    @property
+    def sampling(self) -> SamplingSettings:
+        """temperature, top_k and top_p, the settings of every draw."""
+        return SamplingSettings(self.temperature, self.top_k, self.top_p)

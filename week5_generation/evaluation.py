@@ -5,7 +5,7 @@ For each checkpoint:
    exact `evaluate`), the split encoded with the checkpoint's own tokenizer, with the run's own
    batch size and dtype: the figures are `make eval`'s, digit for digit;
 2. samples for the fixed prompts in prompts.txt, each with the fixed seeds, all with the same
-   sampling settings (EVAL_SETTINGS, not the run's own), so two runs are sampled alike;
+   sampling settings (EVAL_PLAN, not the run's own), so two runs are sampled alike;
 3. sample statistics over the generated tokens (stats.py): distinct-1, distinct-2, repetition
    rate, mean length.
 
@@ -26,12 +26,12 @@ import torch
 from tqdm import tqdm
 
 from shared.atomic import atomic_write_text
-from shared.data import corpus_path, read_text, split_text
+from shared.data import corpus_path, read_text
 from shared.errors import CourseError
-from week5_generation.config import SampleConfig
+from week1_setup.split import split_text
 from week5_generation.generate import generate
 from week5_generation.loading import SamplingSource
-from week5_generation.sampling import make_generator
+from week5_generation.sampling import SamplingSettings, make_generator
 from week5_generation.session import prompt_ids
 from week5_generation.stats import sample_statistics
 
@@ -39,9 +39,20 @@ if TYPE_CHECKING:
     from week4_training.data import TokenSplit
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.txt")
-EVAL_SEEDS = (1, 2)
-EVAL_SETTINGS = SampleConfig(max_new_tokens=100, temperature=0.8, top_k=None, top_p=0.95)
 REPORT_NAME = "evaluation.md"
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How every model is sampled: each prompt once per seed, each sample from a fresh generator
+    with that seed, all with the same settings and length."""
+
+    max_new_tokens: int = 100
+    settings: SamplingSettings = SamplingSettings(temperature=0.8, top_k=None, top_p=0.95)
+    seeds: tuple[int, ...] = (1, 2)
+
+
+EVAL_PLAN = SamplingPlan()  # what `make evaluate` uses for every run
 
 
 def read_prompts(path: str | Path = PROMPTS_FILE) -> list[str]:
@@ -79,6 +90,7 @@ class Evaluation:
     n_tokens: int
     n_bytes: int
     dtype: str
+    plan: SamplingPlan
     samples: list[Sample]
     statistics: dict[str, float]
     report: Path | None = None
@@ -95,29 +107,23 @@ def validation_split(source: SamplingSource, corpus: str | None = None) -> Token
 
 
 def draw_samples(
-    source: SamplingSource,
-    prompts: Sequence[str],
-    seeds: Sequence[int] = EVAL_SEEDS,
-    settings: SampleConfig | None = None,
+    source: SamplingSource, prompts: Sequence[str], plan: SamplingPlan
 ) -> list[Sample]:
-    """A sample per (prompt, seed), each from a fresh generator with that seed (EVAL_SETTINGS
-    unless `settings` are given)."""
-    settings = EVAL_SETTINGS if settings is None else settings
+    """A sample per (prompt, seed) of `plan`, each from a fresh generator with that seed."""
     samples = []
     block_size = source.model.config.block_size
     eot = source.tokenizer.eot_id
-    with tqdm(total=len(prompts) * len(seeds), desc="samples", unit="sample", leave=False) as bar:
+    total = len(prompts) * len(plan.seeds)
+    with tqdm(total=total, desc="samples", unit="sample", leave=False) as bar:
         for prompt in prompts:
             ids = prompt_ids(source.tokenizer, prompt, block_size)
-            for seed in seeds:
+            for seed in plan.seeds:
                 tokens = list(
                     generate(
                         source.model,
                         ids,
-                        settings.max_new_tokens,
-                        temperature=settings.temperature,
-                        top_k=settings.top_k,
-                        top_p=settings.top_p,
+                        plan.max_new_tokens,
+                        plan.settings,
                         generator=make_generator(seed),
                         stop_ids=() if eot is None else (eot,),
                     )
@@ -131,29 +137,31 @@ def evaluate_source(
     source: SamplingSource,
     prompts: Sequence[str],
     device: torch.device,
-    seeds: Sequence[int] = EVAL_SEEDS,
-    settings: SampleConfig | None = None,
+    *,
+    plan: SamplingPlan | None = None,
     corpus: str | None = None,
 ) -> Evaluation:
-    """Validation figures, samples and sample statistics of one model; `corpus` replaces the
-    run's own corpus (to compare models on one text, e.g. GPT-2 and a course run).
+    """Validation figures, samples (EVAL_PLAN unless `plan` is given) and sample statistics of
+    one model; `corpus` replaces the run's own corpus (to compare models on one text, e.g. GPT-2
+    and a course run).
 
     The validation walk is week 4's, with the run's own batch size and autocast dtype (a run
     trained in bfloat16 was evaluated in bfloat16 while it trained, and by `make eval`).
     """
     from week4_training.evaluate import evaluate
 
+    plan = EVAL_PLAN if plan is None else plan
     train = source.config.train
     result = evaluate(
         source.model,
         validation_split(source, corpus),
-        source.model.config.block_size,
-        train.batch_size,
-        device,
-        train.dtype,
+        block_size=source.model.config.block_size,
+        batch_size=train.batch_size,
+        device=device,
+        dtype=train.dtype,
         progress=True,
     )
-    samples = draw_samples(source, prompts, seeds, settings)
+    samples = draw_samples(source, prompts, plan)
     return Evaluation(
         name=source.name,
         step=source.step,
@@ -163,6 +171,7 @@ def evaluate_source(
         n_tokens=result.n_tokens,
         n_bytes=result.n_bytes,
         dtype=train.dtype,
+        plan=plan,
         samples=samples,
         statistics=sample_statistics([s.tokens for s in samples]),
     )
@@ -209,12 +218,10 @@ def quote(text: str) -> str:
     return "\n".join("> " + line for line in text.split("\n"))
 
 
-def render_report(
-    evaluation: Evaluation, settings: SampleConfig | None = None, seeds: Sequence[int] = EVAL_SEEDS
-) -> str:
+def render_report(evaluation: Evaluation) -> str:
     """The markdown of evaluation.md."""
-    settings = EVAL_SETTINGS if settings is None else settings
     stats = evaluation.statistics
+    plan, settings = evaluation.plan, evaluation.plan.settings
     parts = [
         f"# Evaluation of {evaluation.name}",
         "",
@@ -247,8 +254,8 @@ def render_report(
         "",
         "## Samples",
         "",
-        f"Settings: max_new_tokens={settings.max_new_tokens}, temperature={settings.temperature}, "
-        f"top_k={settings.top_k}, top_p={settings.top_p}; seeds {', '.join(map(str, seeds))}.",
+        f"Settings: max_new_tokens={plan.max_new_tokens}, temperature={settings.temperature}, "
+        f"top_k={settings.top_k}, top_p={settings.top_p}; seeds {', '.join(map(str, plan.seeds))}.",
     ]
     for sample in evaluation.samples:
         parts += [

@@ -3,33 +3,39 @@
     ids = prompt
     repeat max_new_tokens times:
         logits = model(last block_size tokens of ids)[last position]     (V,)
-        next   = choose_next(logits)                                      sampling.py
+        next   = choose_next(logits, settings)                            sampling.py
         stop if next is an end-of-text token, else yield it and append it
 
 The model has learned positions 0..block_size-1 only, so the context is cropped to the last
 block_size tokens (a sliding window): the oldest tokens fall out of view, generation goes on.
 
-Where week 6 plugs in a KV cache
---------------------------------
+Decoders: where the next token's logits come from
+-------------------------------------------------
 `generate` never calls the model itself: it asks a `NextTokenLogits` object for the logits of
 the next token, given the whole sequence so far. `FullContextLogits` (the default) runs the model
-on the cropped context every step, O(block_size) work per token. A cached implementation keeps
-each layer's keys and values and feeds only the tokens it has not seen yet (see the KV-cache notes
-in week3_model/gpt.py). Register its factory in `DECODERS` under "kv_cache" and pass it as
-`generate(..., next_token_logits=DECODERS.get("kv_cache")(model))`; this file does not change.
+on the cropped context every step, O(block_size) work per token. A cached decoder keeps each
+layer's keys and values and feeds the model only the tokens it has not seen yet (one per step);
+week 6 provides one. Decoders are found by name in `DECODERS`, the `tiny_gpt.decoder` table of
+pyproject.toml (`full` is `FullContextLogits`), and are passed in as
+`generate(..., next_token_logits=DECODERS.get(name)(model))`; this file does not change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from shared.errors import CourseError
 from shared.registry import Registry
-from week5_generation.sampling import check_settings, choose_next, make_generator
+from week5_generation.sampling import (
+    PURE_SAMPLING,
+    SamplingSettings,
+    choose_next,
+    make_generator,
+)
 from week5_generation.streaming import TextStream
 
 if TYPE_CHECKING:
@@ -76,30 +82,28 @@ def generate(
     model: GPT,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
+    settings: SamplingSettings = PURE_SAMPLING,
     *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
     generator: torch.Generator | None = None,
     stop_ids: Collection[int] = (),
     next_token_logits: NextTokenLogits | None = None,
 ) -> Iterator[int]:
     """Yield up to `max_new_tokens` new token ids, one at a time, as they are chosen.
 
-    Stops early, without yielding it, at a token in `stop_ids` (the end-of-text token).
-    `generator` makes the draws reproducible (default: a generator seeded with 0). Put the model in
-    eval mode first (dropout off). Breaking out of the loop stops the work at once.
+    Each token is chosen with `settings` (sampling.py); `generator` makes the draws reproducible
+    (default: a generator seeded with 0). Stops early, without yielding it, at a token in
+    `stop_ids` (the end-of-text token). Put the model in eval mode first (dropout off). Breaking
+    out of the loop stops the work at once.
     """
     if not prompt_ids:
         raise CourseError("the prompt has no tokens; start from a start token (see start_ids)")
     if max_new_tokens < 1:
         raise CourseError(f"max_new_tokens: must be an integer >= 1, got {max_new_tokens}")
-    check_settings(temperature, top_k, top_p)
     generator = make_generator(0) if generator is None else generator
     step = FullContextLogits(model) if next_token_logits is None else next_token_logits
     ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=model_device(model))
     for _ in range(max_new_tokens):
-        next_id = choose_next(step(ids), generator, temperature, top_k, top_p)
+        next_id = choose_next(step(ids), generator, settings)
         if next_id in stop_ids:
             return
         yield next_id
@@ -129,17 +133,28 @@ def generate_text(
     tokenizer: TokenizerLike,
     prompt_ids: Sequence[int],
     max_new_tokens: int,
+    settings: SamplingSettings = PURE_SAMPLING,
     *,
     stop: Sequence[str] = (),
-    **sampling: Any,
+    generator: torch.Generator | None = None,
+    next_token_logits: NextTokenLogits | None = None,
 ) -> Iterator[str]:
     """Yield the continuation as printable text pieces (see streaming.py), stopping at the
     end-of-text token, after `max_new_tokens` tokens, or where a string in `stop` appears (cut
-    before it). `sampling` goes to `generate` (temperature, top_k, top_p, generator, ...)."""
+    before it). The other arguments are `generate`'s."""
     stream = TextStream(stop)
     eot = getattr(tokenizer, "eot_id", None)
     stop_ids = set() if eot is None else {eot}
-    for token in generate(model, prompt_ids, max_new_tokens, stop_ids=stop_ids, **sampling):
+    tokens = generate(
+        model,
+        prompt_ids,
+        max_new_tokens,
+        settings,
+        generator=generator,
+        stop_ids=stop_ids,
+        next_token_logits=next_token_logits,
+    )
+    for token in tokens:
         piece = stream.push(tokenizer.decode_bytes([token]))
         if piece:
             yield piece

@@ -33,6 +33,10 @@ GPT2_SOURCE = "https://huggingface.co/openai-community/gpt2 (files model.safeten
 # GPT-2 comes without a run, so `make evaluate` scores it with these (a course run: its own).
 GPT2_EVALUATION = {"batch_size": 8, "dtype": "float32"}
 
+# What sampling and evaluation read of a source's config; a section the source lacks is at its
+# defaults (a checkpoint holds training's sections, so `sample` comes from here).
+SOURCE_SECTIONS = ("tokenizer", "model", "train", "sample")
+
 
 @dataclass
 class SamplingSource:
@@ -54,11 +58,11 @@ class SamplingSource:
 def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
     """GPT-2 weights from a Hugging Face `model.safetensors`, with GPT-2's tokenizer."""
     from week2_tokenizer import Tokenizer
-    from week3_model import GPT
+    from week3_model.pretrained import gpt_from_safetensors
 
     if not Path(weights).is_file():
         raise CourseError(f"{weights}: GPT-2 weights not found; download them from {GPT2_SOURCE}")
-    model = GPT.from_safetensors(weights)
+    model = gpt_from_safetensors(weights)
     tokenizer = Tokenizer.from_gpt2(fetch("gpt2/encoder.json"), fetch("gpt2/vocab.bpe"))
     if model.config.vocab_size != tokenizer.vocab_size:
         raise CourseError(
@@ -66,7 +70,7 @@ def load_gpt2(weights: str | Path, device: torch.device) -> SamplingSource:
             f"tokenizer has {tokenizer.vocab_size} tokens; these are not GPT-2 weights"
         )
     sections = {"model": dataclasses.asdict(model.config), "train": GPT2_EVALUATION}
-    config = config_from_dict(sections, source=str(weights))
+    config = config_from_dict(sections, source=str(weights), sections=SOURCE_SECTIONS)
     return SamplingSource(
         model=model.to(device).eval(),
         tokenizer=tokenizer,
@@ -90,7 +94,7 @@ def load_run(checkpoint: str | Path, device: torch.device) -> SamplingSource:
     return SamplingSource(
         model=loaded.model,
         tokenizer=loaded.tokenizer,
-        config=loaded.config,
+        config=loaded.config.with_defaults(*SOURCE_SECTIONS),
         name=str(path),
         run_dir=loaded.path.parent,
         step=loaded.step,

@@ -15,10 +15,13 @@ Filters write -inf rather than deleting entries, so token ids keep their positio
 softmax renormalises the survivors to sum to 1. Ties are broken towards the lower token id
 (stable sorts; `argmax` returns the first maximum), so every step is deterministic.
 
+The three settings travel together as one `SamplingSettings` value, checked once, when it is made.
 Every random draw takes an explicit `torch.Generator`: one seed, one text (on one machine).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -26,17 +29,46 @@ from torch import Tensor
 from shared.config import check
 
 
-def check_settings(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """Raise a `ConfigError` naming the setting unless it is in range."""
-    check(temperature >= 0, "temperature", f"a number >= 0 (0 means greedy), got {temperature}")
-    check(
-        top_k is None or top_k >= 1, "top_k", f"an integer >= 1, or null for no limit, not {top_k}"
-    )
-    check(
-        top_p is None or 0 < top_p <= 1,
-        "top_p",
-        f"a number in (0, 1], or null for no nucleus filter, got {top_p}",
-    )
+@dataclass(frozen=True)
+class SamplingSettings:
+    """The three knobs of the sampler, travelling together as one value.
+
+    temperature: 0 is greedy (the argmax), else the divisor of step 1.
+    top_k: keep the k most likely tokens (None: no limit).
+    top_p: keep the smallest set holding this much probability (None: no nucleus filter).
+
+    Settings out of range are refused when they are made, with a `ConfigError` naming the
+    setting, so a sampler never meets a bad one.
+    """
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        temperature, top_k, top_p = self.temperature, self.top_k, self.top_p
+        check(temperature >= 0, "temperature", f"a number >= 0 (0 means greedy), got {temperature}")
+        check(
+            top_k is None or top_k >= 1,
+            "top_k",
+            f"an integer >= 1, or null for no limit, not {top_k}",
+        )
+        check(
+            top_p is None or 0 < top_p <= 1,
+            "top_p",
+            f"a number in (0, 1], or null for no nucleus filter, got {top_p}",
+        )
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0: take the argmax; top-k and top-p cannot change it."""
+        return self.temperature == 0
+
+
+# Two settings with names: the argmax, and "pure sampling" (Holtzman et al., 2020), a draw from
+# the model's own distribution (temperature 1, no filter), the default of `generate`.
+GREEDY = SamplingSettings(temperature=0.0)
+PURE_SAMPLING = SamplingSettings()
 
 
 def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
@@ -85,21 +117,18 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def filtered_probabilities(
-    logits: Tensor, temperature: float, top_k: int | None = None, top_p: float | None = None
-) -> Tensor:
+def filtered_probabilities(logits: Tensor, settings: SamplingSettings) -> Tensor:
     """Steps 1-3 then softmax: the distribution a draw is made from (it sums to 1).
 
     Temperature 0 gives the one-hot distribution of the argmax.
     """
-    check_settings(temperature, top_k, top_p)
-    if temperature == 0:
+    if settings.greedy:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.size(-1)).to(torch.float32)
-    logits = apply_temperature(logits.float(), temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
+    logits = apply_temperature(logits.float(), settings.temperature)
+    if settings.top_k is not None:
+        logits = top_k_filter(logits, settings.top_k)
+    if settings.top_p is not None:
+        logits = top_p_filter(logits, settings.top_p)
     return torch.softmax(logits, dim=-1)
 
 
@@ -109,18 +138,11 @@ def draw(probs: Tensor, generator: torch.Generator) -> int:
     return int(torch.multinomial(probs.float().cpu(), 1, generator=generator).item())
 
 
-def choose_next(
-    logits: Tensor,
-    generator: torch.Generator,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-) -> int:
-    """The next token id from (V,) logits: the argmax if temperature is 0, else a seeded draw."""
-    if temperature == 0:
-        check_settings(temperature, top_k, top_p)
+def choose_next(logits: Tensor, generator: torch.Generator, settings: SamplingSettings) -> int:
+    """The next token id from (V,) logits: the argmax if greedy, else a seeded draw."""
+    if settings.greedy:
         return int(logits.argmax(-1).item())
-    return draw(filtered_probabilities(logits, temperature, top_k, top_p), generator)
+    return draw(filtered_probabilities(logits, settings), generator)
 
 
 def make_generator(seed: int) -> torch.Generator:

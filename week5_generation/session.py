@@ -64,7 +64,7 @@ def sample_once(
 ) -> str:
     """Write the prompt, then the continuation as it is generated; return the continuation.
 
-    `decoder` names the `DECODERS` entry that computes next-token logits (week 6: "kv_cache")."""
+    `decoder` names the `DECODERS` entry that computes the next-token logits (generate.py)."""
     ids = prompt_ids(source.tokenizer, prompt, source.model.config.block_size, warn)
     out.write(prompt)
     out.flush()
@@ -74,10 +74,8 @@ def sample_once(
         source.tokenizer,
         ids,
         settings.max_new_tokens,
+        settings.sampling,
         stop=settings.stop,
-        temperature=settings.temperature,
-        top_k=settings.top_k,
-        top_p=settings.top_p,
         generator=generator,
         next_token_logits=DECODERS.get(decoder)(source.model),
     ):

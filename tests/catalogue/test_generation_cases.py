@@ -148,10 +148,11 @@ def greedy_text(workspace: Workspace, prompt: str, n: int) -> str:
     """What temperature 0 prints for `prompt` (computed here, as the reference)."""
     from week4_training.checkpoint import load_checkpoint
     from week5_generation.generate import generate_text
+    from week5_generation.sampling import GREEDY
 
     loaded = load_checkpoint(workspace.run)
     ids = loaded.tokenizer.encode(prompt)
-    return prompt + "".join(generate_text(loaded.model, loaded.tokenizer, ids, n, temperature=0))
+    return prompt + "".join(generate_text(loaded.model, loaded.tokenizer, ids, n, GREEDY))
 
 
 # ----------------------------------------------------------------------------- case 1
@@ -254,7 +255,7 @@ def figures(text: str) -> dict[str, str]:
 
 def test_evaluate_gives_week4s_exact_figures(workspace, evaluated):
     """`make evaluate` scored in float32 and disagreed with `make eval` in the 4th decimal."""
-    from shared.data import split_text
+    from week1_setup.split import split_text
     from week4_training.checkpoint import load_checkpoint
     from week4_training.data import encode_split
     from week4_training.evaluate import evaluate
@@ -269,7 +270,9 @@ def test_evaluate_gives_week4s_exact_figures(workspace, evaluated):
     loaded = load_checkpoint(workspace.run)
     split = encode_split(loaded.tokenizer, split_text(workspace.corpus.read_text())[1])
     batch_size = loaded.config.train.batch_size
-    in_float32 = evaluate(loaded.model, split, 32, batch_size, "cpu", "float32")
+    in_float32 = evaluate(
+        loaded.model, split, block_size=32, batch_size=batch_size, device="cpu", dtype="float32"
+    )
     printed = {"loss": f"{in_float32.loss:.4f}", "perplexity": f"{in_float32.perplexity:.2f}"}
     printed["bits per byte"] = f"{in_float32.bits_per_byte:.4f}"
     assert printed != figures(week4.stdout)

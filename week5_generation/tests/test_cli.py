@@ -16,10 +16,9 @@ from shared.errors import run_cli
 from week4_training.checkpoint import load_checkpoint
 from week5_generation import evaluation
 from week5_generation.cli import BACKENDS, main
-from week5_generation.config import SampleConfig
-from week5_generation.evaluation import read_prompts
+from week5_generation.evaluation import SamplingPlan, read_prompts
 from week5_generation.generate import generate_text
-from week5_generation.sampling import make_generator
+from week5_generation.sampling import GREEDY, SamplingSettings, make_generator
 from week5_generation.tests.conftest import save_course_checkpoint
 
 
@@ -28,11 +27,11 @@ def sample(*args: str, flags: str = "") -> list[str]:
     return ["sample", "--device", "cpu", *args, *flags.split()]
 
 
-def expected_text(checkpoint, prompt: str, n: int, seed: int, **sampling) -> str:
+def expected_text(checkpoint, prompt: str, n: int, seed: int, settings: SamplingSettings) -> str:
     loaded = load_checkpoint(checkpoint)
     ids = loaded.tokenizer.encode(prompt)
     pieces = generate_text(
-        loaded.model, loaded.tokenizer, ids, n, generator=make_generator(seed), **sampling
+        loaded.model, loaded.tokenizer, ids, n, settings, generator=make_generator(seed)
     )
     return prompt + "".join(pieces) + "\n"
 
@@ -41,7 +40,8 @@ def test_sample_prints_the_prompt_and_the_seeded_continuation(checkpoint, capsys
     flags = "--prompt ROMEO: --max-new-tokens 25 --temperature 1.0 --top-k 50 --top-p 0.9"
     assert main(sample("--checkpoint", str(checkpoint), "--seed", "3", flags=flags)) == 0
     out = capsys.readouterr().out
-    assert out == expected_text(checkpoint, "ROMEO:", 25, 3, temperature=1.0, top_k=50, top_p=0.9)
+    settings = SamplingSettings(temperature=1.0, top_k=50, top_p=0.9)
+    assert out == expected_text(checkpoint, "ROMEO:", 25, 3, settings)
     main(sample("--checkpoint", str(checkpoint), "--seed", "3", flags=flags))
     assert capsys.readouterr().out == out
     main(sample("--checkpoint", str(checkpoint), "--seed", "4", flags=flags))
@@ -58,7 +58,8 @@ def test_sample_without_checkpoint_uses_the_latest_run_and_run_seed(make_checkpo
     captured = capsys.readouterr()
     assert f"using {newer} (the most recent run" in captured.err
     # run.seed is 7; the sample section is the default (temperature 0.8, top_p 0.95)
-    assert captured.out == expected_text(newer, "To be", 10, 7, temperature=0.8, top_p=0.95)
+    default = SamplingSettings(temperature=0.8, top_p=0.95)
+    assert captured.out == expected_text(newer, "To be", 10, 7, default)
 
 
 def test_the_checkpoints_sample_section_is_the_default_and_flags_override_it(
@@ -67,9 +68,9 @@ def test_the_checkpoints_sample_section_is_the_default_and_flags_override_it(
     run = make_checkpoint("greedy", temperature=0.0, max_new_tokens=6, prompt="JULIET:")
     assert main(sample("--checkpoint", str(run), "--prompt", "")) == 0
     greedy = capsys.readouterr().out
-    assert greedy == expected_text(run, "JULIET:", 6, 0, temperature=0.0)
+    assert greedy == expected_text(run, "JULIET:", 6, 0, GREEDY)
     main(sample("--checkpoint", str(run), "--max-new-tokens", "2", "--seed", "99"))
-    assert capsys.readouterr().out == expected_text(run, "JULIET:", 2, 0, temperature=0.0)
+    assert capsys.readouterr().out == expected_text(run, "JULIET:", 2, 0, GREEDY)
 
 
 def test_an_empty_prompt_starts_from_the_end_of_text_token(checkpoint, capsys):
@@ -80,9 +81,8 @@ def test_an_empty_prompt_starts_from_the_end_of_text_token(checkpoint, capsys):
         loaded.tokenizer,
         [loaded.tokenizer.eot_id],
         8,
+        SamplingSettings(temperature=0.8, top_p=0.95),
         generator=make_generator(1),
-        temperature=0.8,
-        top_p=0.95,
     )
     assert capsys.readouterr().out == "".join(pieces) + "\n"
 
@@ -112,8 +112,8 @@ def test_interactive_answers_every_line_until_end_of_input(checkpoint, monkeypat
     flags = "--interactive --temperature 0 --max-new-tokens 5"
     assert main(sample("--checkpoint", str(checkpoint), flags=flags)) == 0
     out = capsys.readouterr().out
-    romeo = expected_text(checkpoint, "ROMEO:", 5, 0, temperature=0.0)
-    juliet = expected_text(checkpoint, "JULIET:", 5, 0, temperature=0.0)
+    romeo = expected_text(checkpoint, "ROMEO:", 5, 0, GREEDY)
+    juliet = expected_text(checkpoint, "JULIET:", 5, 0, GREEDY)
     assert out == romeo + juliet
 
 
@@ -171,17 +171,17 @@ def gpt2_weights(tmp_path):
 def test_gpt2_safetensors_end_to_end(gpt2_weights, runs_dir, capsys):
     from shared.data import fetch
     from week2_tokenizer import Tokenizer
-    from week3_model import GPT
+    from week3_model.pretrained import gpt_from_safetensors
 
     flags = "--checkpoint gpt2 --max-new-tokens 6 --temperature 0"
     assert (
         main(sample("--weights", str(gpt2_weights), "--prompt", "Hello, world", flags=flags)) == 0
     )
-    model = GPT.from_safetensors(gpt2_weights).eval()
+    model = gpt_from_safetensors(gpt2_weights).eval()
     tokenizer = Tokenizer.from_gpt2(fetch("gpt2/encoder.json"), fetch("gpt2/vocab.bpe"))
     ids = tokenizer.encode("Hello, world")
     assert ids == [15496, 11, 995]  # GPT-2's own ids for this text
-    pieces = generate_text(model, tokenizer, ids, 6, temperature=0)
+    pieces = generate_text(model, tokenizer, ids, 6, GREEDY)
     assert capsys.readouterr().out == "Hello, world" + "".join(pieces) + "\n"
     # --weights alone also means GPT-2
     assert main(sample("--weights", str(gpt2_weights), "--max-new-tokens", "2")) == 0
@@ -199,7 +199,7 @@ def test_evaluate_gpt2_weights_writes_its_report_under_runs(
 ):
     small = tmp_path / "small.txt"
     small.write_text("To be, or not to be, that is the question.\n" * 30)
-    monkeypatch.setattr(evaluation, "EVAL_SETTINGS", SampleConfig(max_new_tokens=4))
+    monkeypatch.setattr(evaluation, "EVAL_PLAN", SamplingPlan(max_new_tokens=4))
     argv = ["evaluate", "--weights", str(gpt2_weights), "--corpus", str(small), "--device", "cpu"]
     assert main(argv) == 0
     report = (runs_dir / "gpt2" / "evaluation.md").read_text()
@@ -210,7 +210,7 @@ def test_evaluate_gpt2_weights_writes_its_report_under_runs(
 def test_evaluate_writes_a_report_and_prints_a_row_per_run(
     make_checkpoint, byte_tokenizer, corpus, capsys
 ):
-    from shared.data import split_text
+    from week1_setup.split import split_text
     from week4_training.data import encode_split
     from week4_training.evaluate import evaluate
 
@@ -344,7 +344,7 @@ def test_a_prompts_file_that_is_not_utf8_names_the_file_and_the_offset(tmp_path,
 def test_evaluate_scores_with_the_runs_own_dtype(
     runs_dir, byte_tokenizer, corpus, capsys, monkeypatch
 ):
-    from shared.data import split_text
+    from week1_setup.split import split_text
     from week4_training.checkpoint import read_checkpoint, save_checkpoint
     from week4_training.data import encode_split
     from week4_training.evaluate import evaluate
@@ -354,7 +354,7 @@ def test_evaluate_scores_with_the_runs_own_dtype(
     document = read_checkpoint(run)
     document["config"]["train"]["dtype"] = "bfloat16"
     save_checkpoint(run / "checkpoint.pt", document)
-    monkeypatch.setattr(evaluation, "EVAL_SETTINGS", SampleConfig(max_new_tokens=2))
+    monkeypatch.setattr(evaluation, "EVAL_PLAN", SamplingPlan(max_new_tokens=2))
     assert main(["evaluate", str(run), "--device", "cpu"]) == 0
     captured = capsys.readouterr()
     val = encode_split(byte_tokenizer, split_text(corpus.read_text())[1])
@@ -363,9 +363,41 @@ def test_evaluate_scores_with_the_runs_own_dtype(
     f32 = evaluate(model, val, block_size=16, batch_size=4)
     assert f"{bf16.bits_per_byte:.4f}" in captured.out.splitlines()[2]
     source = load_source(str(run), None, torch.device("cpu"))
-    exact = evaluation.evaluate_source(source, ["x"], torch.device("cpu"), seeds=(1,))
+    plan = SamplingPlan(max_new_tokens=2, seeds=(1,))
+    exact = evaluation.evaluate_source(source, ["x"], torch.device("cpu"), plan=plan)
     assert (exact.loss, exact.bits_per_byte) == (bf16.loss, bf16.bits_per_byte)
     assert exact.loss != f32.loss  # the test can tell the two dtypes apart
     report = (run / "evaluation.md").read_text()
     assert re.search(r"\| dtype \(autocast\) +\| bfloat16 ", report)
     assert re.search(r"samples: +\d+%", captured.err)  # a progress bar on stderr
+
+
+def test_the_sample_section_hands_the_sampler_one_settings_value():
+    from shared.config import ConfigError
+    from week5_generation.config import SampleConfig
+
+    assert SampleConfig(temperature=0.5, top_k=7, top_p=None).sampling == SamplingSettings(0.5, 7)
+    assert SampleConfig().sampling == SamplingSettings(temperature=0.8, top_p=0.95)
+    with pytest.raises(ConfigError, match="^top_k: must be an integer >= 1"):
+        SampleConfig(top_k=0)
+
+
+def test_the_report_shows_the_plan_the_samples_were_drawn_with(checkpoint):
+    from week5_generation.loading import load_source
+
+    source = load_source(str(checkpoint), None, torch.device("cpu"))
+    plan = SamplingPlan(max_new_tokens=3, settings=GREEDY, seeds=(5,))
+    result = evaluation.evaluate_source(source, ["ROMEO:"], torch.device("cpu"), plan=plan)
+    assert [(s.seed, len(s.tokens) <= 3) for s in result.samples] == [(5, True)]
+    report = evaluation.render_report(result)
+    assert "Settings: max_new_tokens=3, temperature=0.0, top_k=None, top_p=None; seeds 5." in report
+
+
+def test_the_help_lists_the_backends_and_decoders_of_the_tables(capsys):
+    from week5_generation.generate import DECODERS
+
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"{', '.join(DECODERS.names())} (the tiny_gpt.decoder table" in help_text
+    assert f"{', '.join(BACKENDS.names())} (the tiny_gpt.sampling_backend table" in help_text

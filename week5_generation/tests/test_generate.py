@@ -14,7 +14,7 @@ from week5_generation.generate import (
     generate_text,
     start_ids,
 )
-from week5_generation.sampling import make_generator
+from week5_generation.sampling import GREEDY, SamplingSettings, make_generator
 
 
 class ScriptedLogits:
@@ -46,7 +46,7 @@ def test_generate_runs_past_block_size_by_sliding_the_window(model):
         return original(idx, *args, **kwargs)
 
     model.forward = spy
-    tokens = list(generate(model, [65] * 12, 10, temperature=0, next_token_logits=step))
+    tokens = list(generate(model, [65] * 12, 10, GREEDY, next_token_logits=step))
     assert len(tokens) == 10
     assert seen == [12, 13, 14, 15, 16, 16, 16, 16, 16, 16]  # never more than block_size=16
 
@@ -59,14 +59,12 @@ def test_generate_stops_at_max_new_tokens_and_at_a_stop_token():
 
 def generate_fake(script, n, **kwargs):
     model = torch.nn.Linear(1, 1)  # only its device is read
-    return generate(
-        model, [1], n, temperature=0, next_token_logits=ScriptedLogits(script), **kwargs
-    )
+    return generate(model, [1], n, GREEDY, next_token_logits=ScriptedLogits(script), **kwargs)
 
 
 def test_the_hook_sees_the_whole_sequence_growing_by_one_token():
     step = ScriptedLogits([4, 5, 6])
-    list(generate(torch.nn.Linear(1, 1), [1, 2], 3, temperature=0, next_token_logits=step))
+    list(generate(torch.nn.Linear(1, 1), [1, 2], 3, GREEDY, next_token_logits=step))
     assert step.seen == [[1, 2], [1, 2, 4], [1, 2, 4, 5]]
 
 
@@ -86,7 +84,8 @@ def test_full_context_logits_are_the_models_last_position(model):
 
 def test_same_seed_same_tokens_different_seed_different_tokens(model):
     def run(seed: int) -> list[int]:
-        return list(generate(model, [10], 24, temperature=1.0, generator=make_generator(seed)))
+        settings = SamplingSettings(temperature=1.0)
+        return list(generate(model, [10], 24, settings, generator=make_generator(seed)))
 
     assert run(3) == run(3)
     assert run(3) != run(4)
@@ -98,7 +97,7 @@ def test_generate_refuses_bad_arguments(model):
     with pytest.raises(CourseError, match="max_new_tokens"):
         list(generate(model, [1], 0))
     with pytest.raises(CourseError, match="^top_p: must be"):
-        list(generate(model, [1], 5, top_p=2.0))
+        list(generate(model, [1], 5, SamplingSettings(top_p=2.0)))
 
 
 def test_generate_does_not_track_gradients(model):
@@ -148,7 +147,7 @@ def test_generate_text_streams_a_character_split_across_tokens_exactly():
             ByteScriptTokenizer(),
             [1],
             50,
-            temperature=0,
+            GREEDY,
             next_token_logits=ScriptedLogits(script),
         )
     )
@@ -165,7 +164,7 @@ def test_generate_text_cuts_at_a_stop_string_and_stops_generating():
             ByteScriptTokenizer(),
             [1],
             50,
-            temperature=0,
+            GREEDY,
             stop=["\n\n"],
             next_token_logits=step,
         )
@@ -181,7 +180,7 @@ def test_generate_text_ends_with_a_flushed_invalid_byte():
             ByteScriptTokenizer(),
             [1],
             3,
-            temperature=0,
+            GREEDY,
             next_token_logits=ScriptedLogits([ord("a"), 0xE2, 0x98]),
         )
     )
@@ -202,7 +201,7 @@ def test_generate_text_with_gpt2_tokens_splitting_an_emoji():
             tokenizer,
             [tokenizer.eot_id],
             20,
-            temperature=0,
+            GREEDY,
             next_token_logits=ScriptedLogits([*script, tokenizer.eot_id], tokenizer.vocab_size),
         )
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,8 +11,10 @@ from hypothesis import strategies as st
 
 from shared.config import ConfigError
 from week5_generation.sampling import (
+    GREEDY,
+    PURE_SAMPLING,
+    SamplingSettings,
     apply_temperature,
-    check_settings,
     choose_next,
     draw,
     filtered_probabilities,
@@ -91,7 +95,7 @@ def test_top_p_on_a_worked_example():
 @settings(max_examples=60, deadline=None)
 def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperature):
     logits = torch.tensor(values)
-    probs = filtered_probabilities(logits, temperature, top_k=k, top_p=p)
+    probs = filtered_probabilities(logits, SamplingSettings(temperature, top_k=k, top_p=p))
     assert torch.isclose(probs.sum(), torch.tensor(1.0), atol=1e-5)
     survivors = sorted(kept(top_p_filter(top_k_filter(logits / temperature, k), p)))
     assert set(torch.nonzero(probs).flatten().tolist()) <= set(survivors)
@@ -101,14 +105,15 @@ def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperat
 
 def test_temperature_towards_zero_becomes_the_argmax():
     logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
-    mass_on_argmax = [float(filtered_probabilities(logits, t)[1]) for t in (1, 0.1, 0.01, 1e-4)]
+    colder = [SamplingSettings(t) for t in (1, 0.1, 0.01, 1e-4)]
+    mass_on_argmax = [float(filtered_probabilities(logits, s)[1]) for s in colder]
     assert mass_on_argmax == sorted(mass_on_argmax)  # colder, more certain
     assert mass_on_argmax[-1] > 1 - 1e-6
-    greedy = filtered_probabilities(logits, 0.0)
+    greedy = filtered_probabilities(logits, GREEDY)
     assert torch.equal(greedy, torch.tensor([0.0, 1.0, 0.0, 0.0]))
     generator = make_generator(0)
-    assert all(choose_next(logits, generator, temperature=0) == 1 for _ in range(5))
-    assert choose_next(torch.tensor([1.0, 5.0, 5.0]), generator, temperature=0) == 1  # first max
+    assert all(choose_next(logits, generator, GREEDY) == 1 for _ in range(5))
+    assert choose_next(torch.tensor([1.0, 5.0, 5.0]), generator, GREEDY) == 1  # first max
 
 
 def chi_square_p_value(counts: torch.Tensor, probs: torch.Tensor) -> float:
@@ -137,7 +142,8 @@ def test_the_same_seed_gives_the_same_draws_and_different_seeds_differ():
 
     def run(seed: int) -> list[int]:
         generator = make_generator(seed)
-        return [choose_next(logits, generator, 1.0, top_k=40, top_p=0.95) for _ in range(30)]
+        sampling = SamplingSettings(1.0, top_k=40, top_p=0.95)
+        return [choose_next(logits, generator, sampling) for _ in range(30)]
 
     assert run(5) == run(5)
     assert run(5) != run(6)
@@ -150,19 +156,19 @@ def test_the_same_seed_gives_the_same_draws_and_different_seeds_differ():
 )  # fmt: skip
 def test_out_of_range_settings_name_the_setting(temperature, top_k, top_p, key):
     with pytest.raises(ConfigError, match=f"^{key}: must be"):
-        check_settings(temperature, top_k, top_p)
-    with pytest.raises(ConfigError, match=f"^{key}: must be"):
-        choose_next(torch.zeros(3), make_generator(0), temperature, top_k, top_p)
+        SamplingSettings(temperature, top_k, top_p)
+    with pytest.raises(ConfigError, match=f"^{key}: must be"):  # a sampler never meets them
+        choose_next(torch.zeros(3), make_generator(0), SamplingSettings(temperature, top_k, top_p))
 
 
 @pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-45, 1e-300, 5e-324])
 def test_a_tiny_temperature_is_the_greedy_limit_not_nan(temperature):
     logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
-    probs = filtered_probabilities(logits, temperature, top_k=3, top_p=0.9)
+    probs = filtered_probabilities(logits, SamplingSettings(temperature, top_k=3, top_p=0.9))
     assert torch.equal(probs, torch.tensor([0.0, 1.0, 0.0, 0.0]))
     scaled = apply_temperature(logits, temperature)
     assert not torch.isnan(scaled).any() and int(scaled.argmax()) == 1
-    assert choose_next(logits, make_generator(0), temperature, top_p=0.95) == 1
+    assert choose_next(logits, make_generator(0), SamplingSettings(temperature, top_p=0.95)) == 1
 
 
 def test_only_a_row_that_overflows_is_shifted():
@@ -180,3 +186,18 @@ def test_only_a_row_that_overflows_is_shifted():
 def test_ordinary_temperatures_divide_bit_for_bit(values, temperature):
     logits = torch.tensor(values)
     assert torch.equal(apply_temperature(logits, temperature), logits / temperature)
+
+
+def test_settings_are_one_frozen_value_with_the_defaults_of_pure_sampling():
+    assert PURE_SAMPLING == SamplingSettings() == SamplingSettings(1.0, None, None)
+    assert GREEDY.greedy and not PURE_SAMPLING.greedy and not SamplingSettings(1e-300).greedy
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PURE_SAMPLING.temperature = 0.5  # type: ignore[misc]
+    assert SamplingSettings(0.7, top_k=5) == SamplingSettings(temperature=0.7, top_k=5)
+
+
+def test_greedy_ignores_the_filters():
+    logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
+    for sampling in (GREEDY, SamplingSettings(0.0, top_k=1), SamplingSettings(0.0, top_p=0.01)):
+        assert torch.equal(filtered_probabilities(logits, sampling), torch.tensor([0, 1.0, 0, 0]))
+        assert choose_next(logits, make_generator(0), sampling) == 1

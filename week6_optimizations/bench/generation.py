@@ -14,7 +14,7 @@ import torch
 from shared.bench import median_seconds
 from week3_model import GPT, GPTConfig
 from week5_generation.generate import FullContextLogits, generate
-from week5_generation.sampling import make_generator
+from week5_generation.sampling import GREEDY, make_generator
 from week6_optimizations.bench.rows import make_row
 from week6_optimizations.bench.training import BABY, ModelShape
 from week6_optimizations.cached_generation import CachedLogits
@@ -53,12 +53,7 @@ def measure_generation(
     def work() -> None:
         step = DECODER_CHOICES[decoder](model)
         tokens = generate(
-            model,
-            prompt,
-            new_tokens,
-            temperature=0.0,
-            generator=make_generator(0),
-            next_token_logits=step,
+            model, prompt, new_tokens, GREEDY, generator=make_generator(0), next_token_logits=step
         )
         count = sum(1 for _ in tokens)
         if count != new_tokens:  # pragma: no cover - generate stops only at stop ids
