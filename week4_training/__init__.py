@@ -7,7 +7,9 @@ optim.py       AdamW with decay / no-decay parameter groups
 step.py        one optimizer step: accumulation, GradScaler, clipping
 evaluate.py    exact validation loss, perplexity, bits per byte over the whole split
 checkpoint.py  atomic checkpoints, load_checkpoint / latest_run for week 5
-trainer.py     the loop: eval, checkpoint, step, log, resume, Ctrl-C
+trainer.py     the loop: eval, checkpoint, step, log, resume, Ctrl-C (for every framework)
+backend.py     what a framework supplies to the loop;  torch_backend.py  PyTorch's
+resume.py      what a resume must agree with
 sample.py      a tiny sampler for samples.txt;  plot.py  loss and lr curves
 cli.py         python -m week4_training train|eval|plot
 """

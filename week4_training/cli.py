@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.config import Config, config_from_dict, load_config
-from shared.errors import CourseError
+from shared.errors import EXIT_INTERRUPTED, CourseError
 from shared.flags import add_yes_flag
 from shared.paths import RUNS_DIR
 from shared.registry import Registry
 
-if TYPE_CHECKING:  # the strategy module loads PyTorch: imported where training starts
+if TYPE_CHECKING:  # these load PyTorch: imported where training starts
     from shared.runs import RunLock
+    from week4_training.backend import Framework
     from week4_training.parallel import SingleProcess
 
-# Training in another framework comes with a later week: `run.backend: mlx` loads week 6's MLX
-# port, which registers its command here. An entry takes the parsed `train` arguments.
+# Frameworks other than PyTorch that train a run (`run.backend: mlx` is week 6's MLX port): the
+# `tiny_gpt.training_backend` table of pyproject.toml. An entry is a `backend.Framework`; it
+# trains with this week's loop.
 TRAINING_BACKENDS: Registry = Registry("training backend", "tiny_gpt.training_backend")
 
 
@@ -32,23 +34,48 @@ def _quiet(*args: object, **kwargs: object) -> None:
     """What a rank other than 0 prints: nothing."""
 
 
-def train_config(args: argparse.Namespace) -> Config:
-    """The config of a `train` command: the YAML file with overrides, or a resumed run's own."""
-    from week4_training.checkpoint import LAST, read_checkpoint
+def framework_named(name: str) -> Framework:
+    """The framework of `run.backend: name`: PyTorch, or an entry of TRAINING_BACKENDS."""
+    from week4_training.torch_backend import PYTORCH
+
+    return PYTORCH if name == "torch" else TRAINING_BACKENDS.get(name)
+
+
+def framework_of_run(run_dir: Path) -> Framework:
+    """The framework that wrote a run folder: the one whose last checkpoint file it holds."""
+    from week4_training.torch_backend import PYTORCH
+
+    if not (run_dir / PYTORCH.last_file).is_file():
+        for name in TRAINING_BACKENDS.names():
+            framework: Framework = TRAINING_BACKENDS.get(name)
+            if (run_dir / framework.last_file).is_file():
+                return framework
+    return PYTORCH  # (with no last file at all, resuming says that last.pt is missing)
+
+
+def train_config(args: argparse.Namespace, framework: Framework | None = None) -> Config:
+    """The config of a `train` command: the YAML file with overrides, or a resumed run's own
+    (from the last checkpoint of `framework`, by default the one that wrote the run)."""
+    from week4_training.resume import check_started
 
     if not args.resume:
         return load_config(args.config, args.overrides, sections=TRAIN_SECTIONS)
     run_dir = Path(args.resume)
-    if not (run_dir / LAST).is_file():
-        raise CourseError(f"cannot resume {run_dir}: it holds no {LAST} (was the run started?)")
-    saved = read_checkpoint(run_dir / LAST)["config"]
-    source = f"{run_dir / LAST} config"
+    framework = framework if framework is not None else framework_of_run(run_dir)
+    check_started(run_dir, framework.last_file)
+    saved = framework.read_last(run_dir).record["config"]
+    source = f"{run_dir / framework.last_file} config"
     return config_from_dict(saved, args.overrides, source=source, sections=TRAIN_SECTIONS)
 
 
-def train_command(args: argparse.Namespace, parallel: SingleProcess | None = None) -> int:
+def train_command(
+    args: argparse.Namespace,
+    parallel: SingleProcess | None = None,
+    framework: Framework | None = None,
+) -> int:
     """`train`: week 6 calls this with its DistributedDataParallel `parallel` strategy, under
-    which every process runs it and rank 0 alone prints and writes the run folder.
+    which every process runs it and rank 0 alone prints and writes the run folder, and with its
+    MLX `framework` (by default: the one that wrote the run to resume, or `run.backend`'s).
 
     The run folder is locked from the first check to the last file written (rank 0 holds the
     lock), so a second `make train` of the same run.name is refused, not mixed into this one.
@@ -57,18 +84,21 @@ def train_command(args: argparse.Namespace, parallel: SingleProcess | None = Non
     from week4_training.trainer import run_folder
 
     parallel = parallel if parallel is not None else SingleProcess()
-    if args.resume and _is_mlx_run(Path(args.resume)):
-        with _claim(Path(args.resume), args, parallel):
-            return TRAINING_BACKENDS.get("mlx")(args)  # an MLX run resumes in MLX
-    cfg = train_config(args)
+    if framework is None and args.resume:
+        framework = framework_of_run(Path(args.resume))
+    cfg = train_config(args, framework)
+    framework = framework if framework is not None else framework_named(cfg.run.backend)
     with _claim(run_folder(cfg, args.resume), args, parallel):
-        if not args.resume and cfg.run.backend != "torch":
-            return TRAINING_BACKENDS.get(cfg.run.backend)(args)
-        return _train_torch(cfg, args, parallel)
-
-
-def _is_mlx_run(run_dir: Path) -> bool:
-    return not (run_dir / "last.pt").is_file() and (run_dir / "last.safetensors").is_file()
+        if args.resume and parallel.is_main:
+            overrides = args.overrides or "none"
+            print(f"config: {args.resume}'s own (the checkpoint's), overrides: {overrides}")
+        return run_training(
+            cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            framework=framework,
+            parallel=parallel,
+        )
 
 
 def _claim(
@@ -89,30 +119,35 @@ def _claim(
     return parallel.on_main(claim) or nullcontext()
 
 
-def _train_torch(cfg: Config, args: argparse.Namespace, parallel: SingleProcess) -> int:
+def run_training(
+    cfg: Config,
+    *,
+    resume: str | Path | None,
+    overwrite: bool,
+    framework: Framework,
+    parallel: SingleProcess,
+) -> int:
+    """Train `cfg` in `framework` and report, the same for every framework: what is trained,
+    the loop, then samples.txt, the plot and a summary (exit status 0). After Ctrl-C the last
+    state is saved and the command to resume printed, and the status is 130, what a shell
+    reports for a command stopped by Ctrl-C; nothing else is written."""
     from week4_training.plot import plot_run
-    from week4_training.trainer import Trainer, resume_command
+    from week4_training.resume import resume_command
+    from week4_training.trainer import Trainer
 
     say = print if parallel.is_main else _quiet
-    if args.resume:
-        overrides = args.overrides or "none"
-        say(f"config: {args.resume}'s own (the checkpoint's), overrides: {overrides}")
-    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite, log=say, parallel=parallel)
-    model = trainer.model
-    say(
-        f"run {trainer.run_dir}: {model.num_parameters() / 1e6:.2f}M parameters, "
-        f"device {trainer.device}, dtype {cfg.train.dtype}, tokenizer vocab "
-        f"{trainer.tokenizer.vocab_size}, {len(trainer.data.train.tokens):,} training tokens "
-        f"({'encoded now' if trainer.data.rebuilt else 'cached'}: {trainer.data.folder})"
+    trainer = Trainer(
+        cfg, resume=resume, overwrite=overwrite, log=say, parallel=parallel, framework=framework
     )
+    say(trainer.backend.describe())
     resume_hint = resume_command(trainer.run_dir, parallel.world_size)
     try:
         result = trainer.run()
-    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved last.pt
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved checkpoint
         say(f"\ninterrupted; resume the last saved state: {resume_hint}")
-        return 130
+        return EXIT_INTERRUPTED
     if result.interrupted:
-        return 130
+        return EXIT_INTERRUPTED
     if not parallel.is_main:
         return 0
     samples = trainer.write_samples()
@@ -148,10 +183,10 @@ def _eval(args: argparse.Namespace) -> int:
     result = evaluate(
         loaded.model,
         data.val,
-        cfg.model.block_size,
-        cfg.train.batch_size,
-        device,
-        cfg.train.dtype,  # the precision the run trained (and evaluated) in
+        block_size=cfg.model.block_size,
+        batch_size=cfg.train.batch_size,
+        device=device,
+        dtype=cfg.train.dtype,  # the precision the run trained (and evaluated) in
         progress=True,
     )
     print(f"checkpoint {loaded.path} (step {loaded.step}), validation split of {cfg.data.corpus}")

@@ -1,6 +1,6 @@
 """From a corpus to training batches: encode once, cache as memmaps, sample seeded windows.
 
-    corpus text --split_text--> train text, validation text  (last 10% of the characters)
+    corpus text --split_text (week 1)--> train text, validation text  (last 10% of the characters)
         --tokenizer.encode--> [eot] + ids, per split
         --> <cache>/tokens/<corpus sha>-<tokenizer sha>/{train.bin, val.bin, meta.json}
 
@@ -29,8 +29,9 @@ import torch
 from torch import Tensor
 
 from shared.atomic import atomic_path, atomic_write_text
-from shared.data import cache_dir, corpus_path, read_text, split_text
+from shared.data import cache_dir, corpus_path, read_text
 from shared.errors import CourseError
+from week1_setup.split import split_text
 
 if TYPE_CHECKING:
     from week2_tokenizer import Tokenizer

@@ -34,14 +34,14 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from shared.device import autocast
-from shared.metrics import bits_per_byte, perplexity
+from week1_setup.metrics import bits_per_byte, perplexity
 from week4_training.data import TokenSplit
 from week4_training.parallel import SingleProcess
 
 PROGRESS_DELAY_S = 3.0  # a quicker evaluation finishes before any bar appears
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalResult:
     """Validation figures: mean loss (nats per token), perplexity, bits per byte, and the counts
     they rest on (targets evaluated, bytes of text they cover)."""
@@ -51,6 +51,18 @@ class EvalResult:
     bits_per_byte: float
     n_tokens: int
     n_bytes: int
+
+    @classmethod
+    def from_nats(cls, total_nats: float, n_tokens: int, n_bytes: int) -> EvalResult:
+        """The figures of `total_nats` summed over `n_tokens` targets that cover `n_bytes`."""
+        mean = total_nats / n_tokens
+        return cls(
+            loss=mean,
+            perplexity=perplexity(mean),
+            bits_per_byte=bits_per_byte(total_nats, n_bytes),
+            n_tokens=n_tokens,
+            n_bytes=n_bytes,
+        )
 
 
 def evaluation_windows(tokens: np.ndarray, block_size: int) -> tuple[Tensor, Tensor]:
@@ -76,6 +88,7 @@ def evaluation_windows(tokens: np.ndarray, block_size: int) -> tuple[Tensor, Ten
 def evaluate(
     model: nn.Module,
     val_tokens: TokenSplit,
+    *,
     block_size: int,
     batch_size: int,
     device: torch.device | str = "cpu",
@@ -85,10 +98,12 @@ def evaluate(
 ) -> EvalResult:
     """Loss, perplexity and bits per byte of `model` on a whole split, deterministic and exact.
 
-    `val_tokens` is a `TokenSplit` (see `week4_training.data.encode_split`); the model is put in
-    eval mode for the walk and returned to the mode it was in. With a `parallel` strategy of
-    several processes, each evaluates its share of the batches and all get the whole figure.
-    `progress` shows a bar (on rank 0) once the walk has taken more than a few seconds.
+    `val_tokens` is a `TokenSplit` (see `week4_training.data.encode_split`), cut into windows of
+    `block_size` tokens, `batch_size` windows a forward pass, on `device` in `dtype` (the run's
+    own: autocast for bfloat16 and float16). The model is put in eval mode for the walk and
+    returned to the mode it was in. With a `parallel` strategy of several processes, each
+    evaluates its share of the batches and all get the whole figure. `progress` shows a bar (on
+    rank 0) once the walk has taken more than a few seconds.
     """
     parallel = parallel if parallel is not None else SingleProcess()
     device = torch.device(device)
@@ -121,11 +136,4 @@ def evaluate(
         model.train(was_training)
     total_nats = math.fsum(parallel.all_reduce_sum(batch_nats).tolist())
     n_tokens = int((targets >= 0).sum())  # every process holds all the windows: no exchange
-    mean = total_nats / n_tokens
-    return EvalResult(
-        loss=mean,
-        perplexity=perplexity(mean),
-        bits_per_byte=bits_per_byte(total_nats, val_tokens.n_bytes),
-        n_tokens=n_tokens,
-        n_bytes=val_tokens.n_bytes,
-    )
+    return EvalResult.from_nats(total_nats, n_tokens, val_tokens.n_bytes)

@@ -2,8 +2,8 @@
 
 The trainer asks a *parallel strategy* every question whose answer depends on the number of
 processes. `SingleProcess`, the default, gives the one-process answers, so week 4 runs exactly
-as if the question was never asked; week 6 (`week6_optimizations.distributed`) subclasses it
-with PyTorch's DistributedDataParallel, where each of `world_size` processes (ranks) trains on
+as if the question was never asked; week 6's multi-process training subclasses it with
+PyTorch's DistributedDataParallel, where each of `world_size` processes (ranks) trains on
 its own batches and the gradients are averaged across them before every optimizer step.
 
     rank, world_size, is_main   which process this is; rank 0 alone writes files and prints

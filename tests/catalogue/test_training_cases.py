@@ -378,3 +378,35 @@ def test_case16_the_lessons_commands_run_as_written():
     targets = set(re.findall(r"^([a-z0-9-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
     used = set(re.findall(r"(?:`|^)make ([a-z0-9-]+)", readme, re.MULTILINE))
     assert used and used <= targets, used - targets
+
+
+# ----------------------------------------------------------------------------- 17: Ctrl-C, twice
+
+
+LAST_FILE = {"torch": "last.pt", "mlx": "last.safetensors"}
+
+
+@pytest.mark.parametrize("backend", ["torch", "mlx"])
+def test_case17_ctrl_c_stops_both_backends_the_same_way(lab, tmp_path, backend):
+    """Ctrl-C: PyTorch saved last.pt and exited 130; MLX broke out of its own copy of the loop,
+    then wrote samples and plots, printed "done" and exited 0. One loop now serves both."""
+    if backend == "mlx":
+        pytest.importorskip("mlx.core")
+    out = tmp_path / "runs"
+    knobs = [f"run.out_dir={out}", f"run.backend={backend}", "train.dtype=float32"]
+    knobs += ["train.compile=false", "train.max_iters=100000", "train.eval_interval=50000"]
+    args = ["week4_training", "train", "--config", str(lab.config), *knobs]
+    result = interrupted([sys.executable, "-m", *args], after="step 0:")
+    assert_interrupted(result)
+    run_dir, last = out / "run", LAST_FILE[backend]
+    saved = re.escape(f"; saved {run_dir / last}")
+    stopped = re.search(rf"stopped at step (\d+){saved}", result.output)
+    assert stopped, result
+    assert result.last_line.startswith(f"resume with: make train RESUME={run_dir}")
+    assert "done:" not in result.output
+    assert not (run_dir / "samples.txt").exists() and not (run_dir / "curves.png").exists()
+    step = int(stopped.group(1))
+    resumed = course("week4_training", "train", "--resume", run_dir, f"train.max_iters={step + 2}")
+    assert resumed.returncode == 0, resumed
+    assert f"resuming {run_dir} from step {step}" in resumed.output
+    assert f"done: step {step + 2}" in resumed.output and (run_dir / "samples.txt").is_file()

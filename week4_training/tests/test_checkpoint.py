@@ -71,13 +71,13 @@ def test_load_checkpoint_from_a_run_folder_or_a_file(trained_run):
     loaded = load_checkpoint(run_dir)
     assert loaded.path == run_dir / "checkpoint.pt"
     assert not loaded.model.training
-    assert loaded.step == 4 and loaded.best_val_loss == trained_run.best_val_loss
-    assert loaded.tokenizer.sha256 == trained_run.tokenizer.sha256
+    assert loaded.step == 4 and loaded.best_val_loss == trained_run.state.best_val_loss
+    assert loaded.tokenizer.sha256 == trained_run.setup.tokenizer.sha256
     assert loaded.config.model.vocab_size == 257
     x = torch.randint(257, (1, 16))
-    trained_run.model.eval()
-    torch.testing.assert_close(loaded.model(x)[0], trained_run.model(x)[0], rtol=0, atol=0)
-    from_file = load_checkpoint(run_dir / "last.pt", tokenizer=trained_run.tokenizer)
+    trained_run.backend.model.eval()
+    torch.testing.assert_close(loaded.model(x)[0], trained_run.backend.model(x)[0], rtol=0, atol=0)
+    from_file = load_checkpoint(run_dir / "last.pt", tokenizer=trained_run.setup.tokenizer)
     assert from_file.path == run_dir / "last.pt"
 
 

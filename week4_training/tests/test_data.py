@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from shared.data import split_text
 from shared.errors import CourseError
+from week1_setup.split import split_text
 from week2_tokenizer import Tokenizer, train_bpe
 from week4_training.data import BatchSampler, encode_split, load_token_data, token_dtype
 

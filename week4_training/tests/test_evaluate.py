@@ -1,3 +1,4 @@
+import dataclasses
 import importlib
 import math
 
@@ -60,20 +61,30 @@ def test_evaluate_is_deterministic_and_restores_training_mode():
     split = encode_split(Tokenizer.bytes_only(), "to be or not to be, that is the question " * 5)
     model = tiny_model()
     model.train()
-    first = evaluate(model, split, 8, 4)
-    second = evaluate(model, split, 8, 4)
+    first = evaluate(model, split, block_size=8, batch_size=4)
+    second = evaluate(model, split, block_size=8, batch_size=4)
     assert first == second
     assert model.training
-    other_batching = evaluate(model, split, 8, 1)
+    other_batching = evaluate(model, split, block_size=8, batch_size=1)
     assert other_batching.loss == pytest.approx(first.loss, rel=1e-6)
 
 
 def test_evaluate_under_bfloat16_is_close_to_float32():
     split = encode_split(Tokenizer.bytes_only(), "all the world's a stage " * 4)
     model = tiny_model()
-    exact = evaluate(model, split, 8, 4, "cpu", "float32")
-    half = evaluate(model, split, 8, 4, "cpu", "bfloat16")
+    exact = evaluate(model, split, block_size=8, batch_size=4, device="cpu", dtype="float32")
+    half = evaluate(model, split, block_size=8, batch_size=4, device="cpu", dtype="bfloat16")
     assert half.loss == pytest.approx(exact.loss, rel=2e-2)
+
+
+def test_evaluation_settings_are_named_and_the_result_is_a_value():
+    split = encode_split(Tokenizer.bytes_only(), "all the world's a stage " * 4)
+    model = tiny_model()
+    with pytest.raises(TypeError):
+        evaluate(model, split, 8, 4)  # which is the block size? the call must say
+    result = evaluate(model, split, block_size=8, batch_size=4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.loss = 0.0  # type: ignore[misc]
 
 
 def test_evaluation_needs_two_tokens():
@@ -84,11 +95,12 @@ def test_evaluation_needs_two_tokens():
 def test_a_slow_evaluation_shows_progress(monkeypatch, capsys):
     split = encode_split(Tokenizer.bytes_only(), "all the world's a stage " * 4)
     model = tiny_model()
-    quiet = evaluate(model, split, 8, 4, progress=True)  # quicker than the delay: no bar
+    # quicker than the delay: no bar
+    quiet = evaluate(model, split, block_size=8, batch_size=4, progress=True)
     assert "evaluating" not in capsys.readouterr().err
     # the package re-exports the function `evaluate` under the module's own name
     module = importlib.import_module("week4_training.evaluate")
     monkeypatch.setattr(module, "PROGRESS_DELAY_S", 0.0)
-    shown = evaluate(model, split, 8, 4, progress=True)
+    shown = evaluate(model, split, block_size=8, batch_size=4, progress=True)
     assert "evaluating" in capsys.readouterr().err
     assert shown == quiet

@@ -9,7 +9,8 @@ from shared.config import config_from_dict
 from shared.errors import CourseError
 from shared.runs import read_metrics
 from week4_training.checkpoint import read_checkpoint
-from week4_training.trainer import Trainer, TrainingDiverged, resume_command
+from week4_training.resume import resume_command
+from week4_training.trainer import Trainer, TrainingDiverged
 
 MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures: never identical
 
@@ -77,7 +78,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(config_fact
     def poison(step: int) -> bool:
         if step == 5:
             with torch.no_grad():
-                trainer.model.ln_f.weight.fill_(math.nan)
+                trainer.backend.model.ln_f.weight.fill_(math.nan)
         return False
 
     with pytest.raises(TrainingDiverged, match="at step 6"):
@@ -175,7 +176,7 @@ def test_samples_come_from_the_best_checkpoint_and_move_no_random_stream(config_
     best_step = read_checkpoint(trainer.run_dir / "checkpoint.pt")["step"]
     first = trainer.write_samples().read_text()
     with torch.no_grad():  # the last weights become useless; the best ones are on disk
-        for parameter in trainer.model.parameters():
+        for parameter in trainer.backend.model.parameters():
             parameter.zero_()
     state = torch.get_rng_state()
     assert trainer.write_samples().read_text() == first

@@ -6,29 +6,76 @@
 
 Nothing here imports MLX at package import time, so `import week6_optimizations.mlx_port` works
 on a machine without it; the entry points below call `require_mlx()` first, which says in one
-line how to install it. Importing this package also registers `mlx` as a training backend of
-week 4 (`make train CFG=configs/tiny_mlx.yaml`, whose `run.backend` is mlx) and a sampling backend
-of week 5 (`python -m week5_generation sample --backend mlx`). See README.md for the lesson.
+line how to install it. `train_backend` is week 4's `mlx` training backend (the
+`tiny_gpt.training_backend` table in pyproject.toml): `make train CFG=configs/tiny_mlx.yaml`,
+whose `run.backend` is mlx, trains with week 4's loop and this port's steps (trainer.py).
+`sample_backend` is week 5's `mlx` sampling backend (`python -m week5_generation sample
+--backend mlx`). See README.md for the lesson.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Config
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available, require_mlx
 
+if TYPE_CHECKING:
+    from week4_training.backend import RunSetup, SavedState, TrainingBackend
+    from week4_training.parallel import SingleProcess
+
 __all__ = ["MLX_MISSING", "mlx_available", "require_mlx", "sample_mlx", "train_mlx"]
 
 
-def train_mlx(config: Config, resume: bool | str | Path = False, overwrite: bool = False) -> Path:
-    """Train `config` in MLX (see trainer.py); returns the run folder."""
-    require_mlx()
-    from week6_optimizations.mlx_port.trainer import train_mlx as train
+class MLXTraining:
+    """Week 4's training loop in MLX: a `Framework` of week 4's backend protocol, whose parts
+    live in trainer.py (imported, with MLX, only when a run asks for them)."""
 
-    return train(config, resume=resume, overwrite=overwrite)
+    last_file = "last.safetensors"  # checkpoint.LAST_WEIGHTS (that module imports MLX)
+
+    def check(self, cfg: Config, parallel: SingleProcess) -> None:
+        require_mlx()
+        from week6_optimizations.mlx_port.trainer import check_config
+
+        check_config(cfg)
+
+    def read_last(self, run_dir: Path) -> SavedState:
+        require_mlx()
+        from week6_optimizations.mlx_port.trainer import read_last
+
+        return read_last(run_dir)
+
+    def build(self, setup: RunSetup, saved: SavedState | None) -> TrainingBackend:
+        from week6_optimizations.mlx_port.trainer import MLXBackend
+
+        return MLXBackend(setup, saved)
+
+
+train_backend = MLXTraining()  # `run.backend: mlx`
+
+
+def train_mlx(config: Config, resume: bool | str | Path = False, overwrite: bool = False) -> Path:
+    """Train `config` in MLX as `make train` does (week 4's loop and report); returns the run
+    folder (after a Ctrl-C, holding the state to resume). `resume`: True (the config's run
+    folder) or a run folder to continue."""
+    require_mlx()
+    from week4_training.cli import run_training
+    from week4_training.parallel import SingleProcess
+    from week4_training.trainer import run_folder
+
+    folder = None
+    if resume:
+        folder = run_folder(config) if resume is True else Path(resume)
+    run_training(
+        config,
+        resume=folder,
+        overwrite=overwrite,
+        framework=train_backend,
+        parallel=SingleProcess(),
+    )
+    return run_folder(config, folder)
 
 
 def sample_mlx(checkpoint: str | None = None, prompt: str | None = None, **settings: Any) -> str:
@@ -45,11 +92,3 @@ def sample_backend(args: argparse.Namespace) -> int:
     from week6_optimizations.mlx_port.sample import sample_with_mlx
 
     return sample_with_mlx(args)
-
-
-def train_backend(args: argparse.Namespace) -> int:
-    """`python -m week4_training train --config X` when X says `run.backend: mlx`."""
-    require_mlx()
-    from week6_optimizations.mlx_port.cli import train_command
-
-    return train_command(args)

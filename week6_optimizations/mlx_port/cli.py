@@ -13,25 +13,15 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.config import config_from_dict, load_config
-from shared.errors import CourseError
 from week6_optimizations.mlx_port.availability import require_mlx
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from week6_optimizations.mlx_port import train_mlx
-    from week6_optimizations.mlx_port.checkpoint import LAST_WEIGHTS, read_weights
+    """`train`: week 4's train command in MLX, whatever the config's `run.backend` says."""
+    from week4_training.cli import train_command as week4_train
+    from week6_optimizations.mlx_port import train_backend
 
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / LAST_WEIGHTS).is_file():
-            raise CourseError(f"cannot resume {run_dir}: it holds no {LAST_WEIGHTS}")
-        saved = read_weights(run_dir / LAST_WEIGHTS)[1]["config"]
-        cfg = config_from_dict(saved, args.overrides, source=f"{run_dir / LAST_WEIGHTS} config")
-    else:
-        cfg = load_config(args.config, args.overrides)
-    train_mlx(cfg, resume=args.resume or False, overwrite=args.overwrite)
-    return 0
+    return week4_train(args, framework=train_backend)
 
 
 def _sample(args: argparse.Namespace) -> int:

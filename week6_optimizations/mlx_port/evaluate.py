@@ -12,7 +12,6 @@ import mlx.nn as nn
 import numpy as np
 from tqdm import tqdm
 
-from shared.metrics import bits_per_byte, perplexity
 from week4_training.data import TokenSplit
 from week4_training.evaluate import EvalResult, evaluation_windows
 from week6_optimizations.mlx_port.model import language_model_loss
@@ -39,12 +38,13 @@ def total_nats(
 def evaluate_mlx(
     model: nn.Module,
     val_tokens: TokenSplit,
+    *,
     block_size: int,
     batch_size: int,
     progress: bool = True,
 ) -> EvalResult:
-    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules);
-    `progress` shows a bar of the batches on stderr."""
+    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules and
+    week 4's keywords); `progress` shows a bar of the batches on stderr."""
     torch_inputs, torch_targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
     inputs, targets = torch_inputs.numpy().astype(np.int32), torch_targets.numpy().astype(np.int32)
     was_training = model.training
@@ -53,12 +53,4 @@ def evaluate_mlx(
         nats = total_nats(model, inputs, targets, batch_size, progress)
     finally:
         model.train(was_training)
-    n_tokens = int((targets >= 0).sum())
-    mean = nats / n_tokens
-    return EvalResult(
-        loss=mean,
-        perplexity=perplexity(mean),
-        bits_per_byte=bits_per_byte(nats, val_tokens.n_bytes),
-        n_tokens=n_tokens,
-        n_bytes=val_tokens.n_bytes,
-    )
+    return EvalResult.from_nats(nats, int((targets >= 0).sum()), val_tokens.n_bytes)

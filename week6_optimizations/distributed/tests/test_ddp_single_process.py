@@ -46,10 +46,10 @@ def test_sharded_evaluation_is_the_single_process_figure_bit_for_bit(world_size,
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=257, block_size=8, n_layer=1, n_head=2, n_embd=16))
     split = encode_split(Tokenizer.bytes_only(), "Now is the winter of our discontent. " * 6)
-    alone = evaluate(model, split, 8, batch_size)
+    alone = evaluate(model, split, block_size=8, batch_size=batch_size)
     ranks = [OneRankOf(r, world_size) for r in range(world_size)]
     for rank in ranks:
-        evaluate(model, split, 8, batch_size, parallel=rank)
+        evaluate(model, split, block_size=8, batch_size=batch_size, parallel=rank)
     shares = torch.stack([rank.shares[0] for rank in ranks])
     assert ((shares != 0).sum(0) == 1).all()  # every batch evaluated by exactly one rank
     total = math.fsum(shares.sum(0).tolist())  # what the all-reduce gives every rank

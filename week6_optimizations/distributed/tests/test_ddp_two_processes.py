@@ -51,10 +51,10 @@ def union_run(workspace, name: str, *overrides: str):
     """The reference: one process whose every micro-batch is the union of the two ranks'."""
     trainer = Trainer(workspace.config(f"run.name={name}", *overrides), progress=False, log=print)
     cfg = trainer.cfg
-    trainer.sampler = UnionSampler(
+    trainer.setup.sampler = UnionSampler(
         [
             BatchSampler(
-                trainer.data.train.tokens,
+                trainer.setup.data.train.tokens,
                 cfg.model.block_size,
                 cfg.train.batch_size,
                 cfg.run.seed,

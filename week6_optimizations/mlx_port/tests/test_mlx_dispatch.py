@@ -1,5 +1,5 @@
 """`make train` (week 4's command) hands a `run.backend: mlx` config, or an MLX run to resume, to
-the MLX port, which registers itself as week 4's `mlx` training backend."""
+the MLX port, week 4's `mlx` training backend (pyproject.toml's table), trained by week 4's loop."""
 
 from __future__ import annotations
 

@@ -12,18 +12,23 @@ import torch
 from shared.errors import CourseError, run_cli
 from shared.runs import read_metrics
 from week4_training.checkpoint import load_checkpoint
-from week6_optimizations.mlx_port import train_mlx
+from week4_training.trainer import Trainer
+from week6_optimizations.mlx_port import train_backend, train_mlx
 from week6_optimizations.mlx_port.checkpoint import LAST_STATE, read_weights
 from week6_optimizations.mlx_port.cli import main
 from week6_optimizations.mlx_port.sample import to_mlx
 from week6_optimizations.mlx_port.tests.fixtures import run_config
-from week6_optimizations.mlx_port.trainer import MLXTrainer
 
 MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures differ between runs
 
 
 def comparable(rows):
     return [{k: v for k, v in row.items() if k not in MEASURED} for row in rows]
+
+
+def mlx_trainer(cfg, **kwargs) -> Trainer:
+    """Week 4's training loop with the MLX backend, without progress bars or messages."""
+    return Trainer(cfg, framework=train_backend, progress=False, log=lambda _: None, **kwargs)
 
 
 def test_a_run_writes_week4s_layout_and_rows(corpus, tmp_path):
@@ -61,11 +66,11 @@ def test_resume_gives_identical_metrics(corpus, tmp_path):
     cfg = run_config(corpus, tmp_path / "full", compile=True)
     full = read_metrics(train_mlx(cfg) / "metrics.jsonl")
     half = run_config(corpus, tmp_path / "half", compile=True)
-    trainer = MLXTrainer(half.replace("train", max_iters=4), progress=False)
+    trainer = mlx_trainer(half.replace("train", max_iters=4))
     trainer.run()
     run_dir = trainer.run_dir
-    resumed = MLXTrainer(half, resume=run_dir, progress=False)
-    assert resumed.step == 4
+    resumed = mlx_trainer(half, resume=run_dir)
+    assert resumed.state.step == 4
     resumed.run()
     assert comparable(read_metrics(run_dir / "metrics.jsonl")) == comparable(full)
 
@@ -77,7 +82,7 @@ def test_existing_runs_are_refused_and_overwrite_replaces_them(corpus, tmp_path)
         train_mlx(cfg)
     assert train_mlx(cfg, overwrite=True) == run_dir
     with pytest.raises(CourseError, match="float32"):
-        MLXTrainer(cfg.replace("train", dtype="bfloat16"), overwrite=True)
+        mlx_trainer(cfg.replace("train", dtype="bfloat16"), overwrite=True)
 
 
 def test_cli_trains_resumes_and_converts(corpus, tmp_path, capsys):
@@ -126,10 +131,10 @@ def test_a_damaged_resume_state_is_a_clear_error(corpus, tmp_path):
     with open(run_dir / LAST_STATE, "wb") as handle:
         np.savez(handle, **state)
     with pytest.raises(CourseError, match="crash between"):
-        MLXTrainer(cfg, resume=run_dir, progress=False)
+        mlx_trainer(cfg, resume=run_dir)
     (run_dir / LAST_STATE).unlink()
     with pytest.raises(CourseError, match="missing"):
-        MLXTrainer(cfg, resume=run_dir, progress=False)
+        mlx_trainer(cfg, resume=run_dir)
     (run_dir / "checkpoint.safetensors").write_bytes(json.dumps({"a": 1}).encode())
     with pytest.raises(CourseError, match="not a readable safetensors"):
         read_weights(run_dir)
@@ -152,7 +157,7 @@ def test_a_garbage_training_state_is_one_line_naming_it(corpus, tmp_path, damage
     assert int(read_state(path)["step"]) == 2
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(CourseError, match=f"not a readable training state \\({reason}") as error:
-        MLXTrainer(cfg, resume=run_dir, progress=False)
+        mlx_trainer(cfg, resume=run_dir)
     assert str(error.value).startswith(f"{path}: ")
     np.savez(path, step=np.array(2))  # an npz, but not one of ours
     with pytest.raises(CourseError, match="no 'rng.sampler'"):
@@ -179,8 +184,8 @@ def test_evaluation_shows_a_progress_bar(corpus, tmp_path, capsys):
     capsys.readouterr()
     model = to_mlx(load_checkpoint(run_dir).model)
     split = load_token_data(str(corpus), load_checkpoint(run_dir).tokenizer).val
-    quiet = evaluate_mlx(model, split, 16, 4, progress=False)
+    quiet = evaluate_mlx(model, split, block_size=16, batch_size=4, progress=False)
     assert "validation" not in capsys.readouterr().err
-    shown = evaluate_mlx(model, split, 16, 4)
+    shown = evaluate_mlx(model, split, block_size=16, batch_size=4)
     assert "validation:" in capsys.readouterr().err
     assert shown == quiet  # the bar changes nothing
