@@ -189,6 +189,15 @@ class Config:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def with_defaults(self, *names: str) -> Config:
+        """A copy that also has sections `names`, at their defaults where this config lacks them
+        (a checkpoint's config has the sections of training; sampling adds `sample`)."""
+        sections = dict(self._sections)
+        for name in names:
+            if name not in sections:
+                sections[name] = build_section(SECTIONS.get(name), {}, name)
+        return Config(sections)
+
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some keys of one section changed (validated again)."""
         sections = dict(self._sections)
@@ -215,12 +224,13 @@ def config_from_dict(
     values: Mapping[str, Any] | None,
     overrides: Iterable[str] = (),
     source: str = "config",
-    sections: Iterable[str] | None = None,
+    sections: Iterable[str] = (),
 ) -> Config:
     """Build a `Config` from nested mappings and dotted overrides.
 
-    The config holds the sections given, `data` and `run`, and the `sections` a command reads
-    (their defaults when left out); `sections=None` means every section the course lists.
+    The config holds `data`, `run`, the sections given, and the `sections` a command reads (at
+    their defaults when left out): a command names what it reads, so loading a config imports
+    the weeks whose sections it holds and no others.
     """
     values = {} if values is None else values
     if not isinstance(values, Mapping):
@@ -239,7 +249,7 @@ def config_from_dict(
         if section not in SECTIONS:
             known = ", ".join(SECTIONS.names())
             raise ConfigError(f"{source}: unknown section {section!r}; sections are {known}")
-    wanted = SECTIONS.names() if sections is None else [*BASE_SECTIONS, *sections]
+    wanted = [*BASE_SECTIONS, *sections]
     names = sorted(set(wanted) | set(merged))
     built = {}
     for name in names:
@@ -271,7 +281,7 @@ def _strings_as_written(
 
 
 def load_config(
-    path: str | Path, overrides: Iterable[str] = (), sections: Iterable[str] | None = None
+    path: str | Path, overrides: Iterable[str] = (), sections: Iterable[str] = ()
 ) -> Config:
     """Read a YAML run config and apply `section.key=value` overrides (`sections`: as in
     `config_from_dict`)."""

@@ -5,8 +5,6 @@ downloading into a git-ignored cache (`data/` at the repository root, or `$COURS
 needed. A download goes to a temporary file, is checked, and only then renamed into place, so a
 failed or corrupt download leaves nothing behind. With `COURSE_DATA_MIRROR` set to a folder or
 URL prefix holding the same file names, that is used instead of the network.
-
-The one train/validation split rule of the course lives here too: `split_text`.
 """
 
 from __future__ import annotations
@@ -24,9 +22,6 @@ from tqdm import tqdm
 from shared.atomic import atomic_path
 from shared.errors import CourseError
 from shared.paths import REPO_ROOT
-
-# The fraction of a corpus, at its end, that is held out for validation (as nanoGPT does).
-VAL_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -163,13 +158,3 @@ def read_text(path: str | Path) -> str:
     if not text:
         raise DataError(f"{path}: the file is empty")
     return text
-
-
-def split_text(text: str) -> tuple[str, str]:
-    """The course's one split rule: the last 10% of the characters are the validation split.
-
-    Splitting characters (not bytes or tokens) keeps the validation text identical for every
-    tokenizer, which is what makes bits per byte comparable across models.
-    """
-    cut = int(len(text) * (1 - VAL_FRACTION))
-    return text[:cut], text[cut:]

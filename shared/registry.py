@@ -35,6 +35,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self.group = group
         self._entries: dict[str, T] = {}  # loaded entries, and test stand-ins
+        self._loaded: dict[str, T] = {}  # what each listed entry loaded as
         self._listed: dict[str, EntryPoint] | None = None
 
     def listed(self) -> dict[str, EntryPoint]:
@@ -66,7 +67,8 @@ class Registry(Generic[T]):
     def source(self, name: str) -> str:
         """Where an entry comes from: `module:attribute`, or "this process" for a stand-in."""
         point = self.listed().get(name)
-        return point.value if point is not None and name not in self._entries else "this process"
+        stand_in = name in self._entries and self._entries[name] is not self._loaded.get(name)
+        return "this process" if point is None or stand_in else point.value
 
     def get(self, name: str) -> T:
         """The entry called `name`, importing its module on first use; an unknown name or a
@@ -74,7 +76,7 @@ class Registry(Generic[T]):
         if name not in self._entries and name in self.listed():
             point = self.listed()[name]
             try:
-                self._entries[name] = point.load()
+                self._entries[name] = self._loaded[name] = point.load()
             except ImportError as error:
                 raise CourseError(
                     f"{self.kind} {name!r} is provided by {point.value}, "

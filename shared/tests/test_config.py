@@ -159,7 +159,9 @@ def test_every_listed_section_is_a_dataclass():
 def test_a_command_reads_only_the_sections_it_asks_for():
     cfg = config_from_dict({"model": {"n_layer": 2}}, sections=("train",))
     assert sorted(cfg.to_dict()) == ["data", "model", "run", "train"]
-    assert "sample" in config_from_dict({}).to_dict()  # None: every listed section
+    assert sorted(config_from_dict({}).to_dict()) == ["data", "run"]
+    with_sample = config_from_dict({}).with_defaults("sample")
+    assert with_sample.sample == SECTIONS.get("sample")()  # the defaults
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n# and another\n", "{}\n"])
