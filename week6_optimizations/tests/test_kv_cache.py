@@ -2,10 +2,10 @@ import dataclasses
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from shared.errors import CourseError
-from week3_model import GPT, POSITION, GPTConfig
+from week3_model import GPT, POSITION, GPTConfig, LearnedPosition
 from week5_generation.generate import DECODERS, FullContextLogits, generate
 from week5_generation.sampling import GREEDY, SamplingSettings, make_generator
 from week6_optimizations.cached_generation import CachedLogits, ContextWindow, WindowedLogits
@@ -71,26 +71,22 @@ def test_any_cache_that_appends_gives_the_same_logits_as_a_full_forward():
     assert cache[0].k.shape == (2, 4, 12, 8)
 
 
-class RecordingNoPosition(nn.Module):
-    """A position encoding with no table that records the positions it is given."""
+class RecordingPosition(LearnedPosition):
+    """Week 3's learned table, noting the positions each call looks up."""
 
-    def __init__(self, config) -> None:
-        super().__init__()
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__(config)
         self.seen: list[list[int]] = []
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
         self.seen.append(positions.tolist())
-        return x
-
-    @staticmethod
-    def attention_class(cls):
-        return cls
+        return super().forward(x, positions)
 
 
 def test_cached_tokens_get_their_absolute_positions(monkeypatch):
-    monkeypatch.setitem(POSITION._entries, "test_none", RecordingNoPosition)
+    monkeypatch.setitem(POSITION._entries, "test_recording", RecordingPosition)
     config = GPTConfig(vocab_size=61, block_size=16, n_layer=1, n_head=4, n_embd=32)
-    model = GPT(dataclasses.replace(config, position="test_none")).eval()
+    model = GPT(dataclasses.replace(config, position="test_recording")).eval()
     cache = KVCache(config.n_layer, config.block_size)
     with torch.no_grad():
         cached_forward(model, torch.randint(0, 61, (1, 3)), cache)
