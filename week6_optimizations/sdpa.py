@@ -43,5 +43,5 @@ class SDPAttention(CausalSelfAttention):
         dropout_p = self.attn_dropout.p if self.training else 0.0
         if T == S:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        allowed = None if T == 1 else ~self.future[S - T : S, :S]
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)
+        attn_mask = None if T == 1 else ~self.future[S - T : S, :S]  # True = may attend
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
