@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench workbook check $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -144,6 +144,21 @@ evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, sampl
 
 bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1])
 	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick)
+
+# ------------------------------------------------------------------ workbook
+
+# The learner's edition: every task's body (shared/workbook.py) replaced by a stub that the same
+# tests grade. FROM=N keeps weeks before N solved.
+DIR ?= ../tiny-gpt-workbook
+FROM ?= 1
+WEEK ?=
+
+workbook: setup ## Workbook: write the learner's edition, a new git repository ([DIR=../tiny-gpt-workbook] [FROM=N])
+	$(PY) -m shared.workbook write $(call quote,$(DIR)) --from $(call quote,$(FROM))
+
+check: data ## Workbook: grade week N's tasks, one row per task (WEEK=N)
+	@test -n "$(WEEK)" || { echo "error: say which week: make check WEEK=3" >&2; exit 2; }
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m shared.grading $(call quote,$(WEEK))
 
 # ------------------------------------------------------------------ tests
 

@@ -44,16 +44,20 @@ class ByteBigram:
 
     def fit(self, data: bytes) -> ByteBigram:
         """Count every adjacent pair (a, b) and every byte of `data`."""
+        # BEGIN TASK 1.2 [The byte-bigram model]: count data's byte pairs and bytes; return self
         seq = _as_array(data)
         pair_index = seq[:-1].astype(np.int64) * N_BYTES + seq[1:]
         self.pair_counts += np.bincount(pair_index, minlength=N_BYTES**2).reshape(N_BYTES, N_BYTES)
         self.byte_counts += np.bincount(seq, minlength=N_BYTES)
         return self
+        # END TASK 1.2
 
     def log2_transition(self) -> np.ndarray:
         """log2 p(b | a) as a 256 x 256 matrix; each row is a distribution over the next byte."""
+        # BEGIN TASK 1.3 [The byte-bigram model]: return log2 p(b | a) of the add-k smoothed counts
         counts = self.pair_counts + self.smoothing
         return np.log2(counts) - np.log2(counts.sum(axis=1, keepdims=True))
+        # END TASK 1.3
 
     def log2_unigram(self) -> np.ndarray:
         counts = self.byte_counts + self.smoothing

@@ -23,4 +23,6 @@ def bits_per_byte(total_loss_nats: float, n_bytes: int) -> float:
     """Total cross-entropy of a text, in bits (from nats), divided by its UTF-8 byte count."""
     if n_bytes <= 0:
         raise ValueError(f"n_bytes must be positive, got {n_bytes}")
+    # BEGIN TASK 1.1 [Bits per byte]: return the total loss in bits (it is given in nats) per byte
     return total_loss_nats / math.log(2) / n_bytes
+    # END TASK 1.1

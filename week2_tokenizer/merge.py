@@ -32,6 +32,7 @@ def merge_simple(ids: list[int], table: MergeTable) -> list[int]:
     makes a cold cache affordable) and merges the leftmost occurrence of the best pair; the
     next round finds its other occurrences, so this equals GPT-2's left-to-right sweep.
     """
+    # BEGIN TASK 2.5 [The merge loop]: merge the lowest-rank pair until no pair has a merge
     ids = list(ids)
     get = table.get
     while len(ids) > 1:
@@ -42,6 +43,7 @@ def merge_simple(ids: list[int], table: MergeTable) -> list[int]:
         i = entries.index(best)
         ids[i : i + 2] = [best[1]]
     return ids
+    # END TASK 2.5
 
 
 def merge_heap(ids: list[int], table: MergeTable) -> list[int]:

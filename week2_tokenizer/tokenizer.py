@@ -239,7 +239,9 @@ class Tokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text; bytes that are not valid UTF-8 (a cut character) become U+FFFD."""
+        # BEGIN TASK 2.1 [Bytes, not characters]: decode the ids' joined bytes; bad bytes -> U+FFFD
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
+        # END TASK 2.1
 
     def token_text(self, token_id: int) -> str:
         """One token shown readably: its bytes decoded, invalid ones escaped (for lessons)."""

@@ -61,10 +61,12 @@ class PairCounts:
         self.keys = [descending_key(t) for t in tokens]
         self.counts: dict[Pair, int] = defaultdict(int)
         self.where: dict[Pair, set[int]] = defaultdict(set)
+        # BEGIN TASK 2.2 [The merge loop]: count every word's pairs (times its weight); fill where
         for index, (word, weight) in enumerate(zip(words, weights, strict=True)):
             for pair in pairwise(word):
                 self.counts[pair] += weight
                 self.where[pair].add(index)
+        # END TASK 2.2
         self.heap = [self._entry(pair, count) for pair, count in self.counts.items()]
         heapq.heapify(self.heap)
 
@@ -113,6 +115,7 @@ class PairCounts:
 
 def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
     """Replace each (a, b) in `word`, left to right without overlap, by `new`: a a a -> aa a."""
+    # BEGIN TASK 2.3 [The merge loop]: replace each (a, b) in word, left to right, by new
     merged = []
     i, n = 0, len(word)
     while i < n:
@@ -123,6 +126,7 @@ def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
             merged.append(word[i])
             i += 1
     return merged
+    # END TASK 2.3
 
 
 def learn_merges(
@@ -133,6 +137,7 @@ def learn_merges(
     words = [list(pretoken) for pretoken in pretoken_counts]
     weights = list(pretoken_counts.values())
     pairs = PairCounts(words, weights, tokens)
+    # BEGIN TASK 2.4 [The merge loop]: merge the best pair until n_merges are done or none is left
     merges: list[tuple[bytes, bytes]] = []
     with tqdm(total=n_merges, desc="BPE merges", unit="merge", disable=not progress) as bar:
         while len(merges) < n_merges and (pair := pairs.best()) is not None:
@@ -140,6 +145,7 @@ def learn_merges(
             pairs.merge(pair)
             bar.update()
     return merges
+    # END TASK 2.4
 
 
 def train_bpe(

@@ -26,6 +26,7 @@ def test_the_split_loses_nothing_and_keeps_the_order(text):
     assert train + val == text and len(train) == int(len(text) * 0.9)
 
 
+@pytest.mark.task("1.1")
 def test_perplexity_and_bits_per_byte():
     assert perplexity(0.0) == 1.0
     assert perplexity(math.log(65)) == pytest.approx(65)

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import pytest
+
 from week2_tokenizer import bench, train_bpe
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_recount_reference_learns_the_course_merges(shakespeare):
     text = shakespeare[:5000]
     assert bench.recount_trainer(text, 300) == train_bpe(text, 300, [], progress=False).merges
 
 
+@pytest.mark.task("2.5")
 def test_gpt2_references_agree_with_the_course(gpt2, shakespeare):
     tiktoken_encoding, hf = bench.gpt2_references()
     text = shakespeare[:5000]
     assert tiktoken_encoding.encode_ordinary(text) == gpt2.encode(text) == hf.encode(text).ids
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_rows_on_a_small_corpus(shakespeare, monkeypatch, capsys):
     monkeypatch.setattr(bench, "read_text", lambda path: shakespeare[:3000])
     monkeypatch.setattr(

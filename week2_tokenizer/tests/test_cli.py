@@ -29,6 +29,11 @@ def corpus(tmp_path):
     return path
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_train_info_encode_decode(tmp_path, corpus, capsys, monkeypatch):
     out_path = tmp_path / "tok.json"
     code, out, _ = run(
@@ -62,6 +67,10 @@ def test_train_info_encode_decode(tmp_path, corpus, capsys, monkeypatch):
     assert out == "hi\n"
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_train_whole_file_and_gpt4(tmp_path, corpus, capsys):
     out_path = tmp_path / "g4.json"
     argv = ["train", "--vocab-size", "290", "--input", str(corpus), "--output", str(out_path)]
@@ -125,6 +134,7 @@ def errors(tmp_path, corpus):
     ]
 
 
+@pytest.mark.task("2.1")
 def test_every_mistake_is_one_line_and_exit_2(tmp_path, corpus, capsys):
     for argv, message in errors(tmp_path, corpus):
         code, out, err = run(argv, capsys)
@@ -135,6 +145,9 @@ def test_every_mistake_is_one_line_and_exit_2(tmp_path, corpus, capsys):
     assert not (tmp_path / "new.json").exists()
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_training_that_stops_short_says_where_and_writes_nothing(tmp_path, corpus, capsys):
     out = tmp_path / "big.json"
     argv = ["train", "--vocab-size", "100000", "--input", str(corpus), "--output", str(out)]
@@ -155,6 +168,7 @@ def test_stdin_that_is_not_utf8_is_one_line(capsys, monkeypatch):
         assert err == "error: stdin: not UTF-8 text (bad byte 0xff at byte offset 3)\n"
 
 
+@pytest.mark.task("2.5")
 def test_stdin_is_encoded_as_its_bytes(capsys, monkeypatch):
     code, out, _ = run(
         ["encode", "--tokenizer", "bytes"], capsys, stdin=b"a\r\nb", monkeypatch=monkeypatch
@@ -162,6 +176,10 @@ def test_stdin_is_encoded_as_its_bytes(capsys, monkeypatch):
     assert out.split() == ["97", "13", "10", "98"]
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_train_shows_what_it_learned(tmp_path, corpus, capsys):
     out_path = tmp_path / "tok.json"
     argv = ["train", "--vocab-size", "300", "--input", str(corpus), "--output", str(out_path)]
@@ -175,6 +193,10 @@ def test_train_shows_what_it_learned(tmp_path, corpus, capsys):
     assert "(seen in training)" in out.splitlines()[-1]
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_default_output_is_named_after_the_training_data(tmp_path, corpus, capsys, monkeypatch):
     from shared import paths
 
@@ -186,6 +208,10 @@ def test_default_output_is_named_after_the_training_data(tmp_path, corpus, capsy
     assert [name.split("-")[1] for name in names] == ["all", "train"]
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_force_overwrites(tmp_path, corpus, capsys):
     existing = tmp_path / "existing.json"
     existing.write_text("old", encoding="utf-8")
@@ -205,6 +231,7 @@ def test_force_overwrites(tmp_path, corpus, capsys):
     assert Tokenizer.load(existing).vocab_size == 281
 
 
+@pytest.mark.task("2.1")
 def test_module_entry_point(tmp_path):
     import subprocess
 

@@ -20,6 +20,8 @@ def test_gpt2_vocab(gpt2):
     assert gpt2.vocab_size == 50257 and gpt2.eot_id == 50256 and len(gpt2.merges) == 50000
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.5")
 def test_whole_of_tiny_shakespeare_matches_tiktoken(gpt2, tiktoken_gpt2, shakespeare):
     ids = gpt2.encode(shakespeare)
     assert ids == tiktoken_gpt2.encode_ordinary(shakespeare)
@@ -30,6 +32,7 @@ def test_whole_of_tiny_shakespeare_matches_tiktoken(gpt2, tiktoken_gpt2, shakesp
 assigned = st.characters(blacklist_categories=("Cn", "Cs"))
 
 
+@pytest.mark.task("2.5")
 @settings(max_examples=150, deadline=None)
 @given(
     text=st.lists(
@@ -45,6 +48,7 @@ def test_generated_text_matches_tiktoken(gpt2, tiktoken_gpt2, text):
     assert gpt2.encode(text, allowed_special="none") == tiktoken_gpt2.encode_ordinary(text)
 
 
+@pytest.mark.task("2.5")
 def test_code_points_newer_than_pythons_unicode_match_tiktoken(gpt2, tiktoken_gpt2):
     """`regex` and tiktoken's Rust regex each ship a Unicode table; only the pinned `regex`
     version has tiktoken's (README: Unicode tables)."""

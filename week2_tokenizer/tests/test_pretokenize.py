@@ -155,6 +155,10 @@ def gpt4_pair():
     return tokenizer, encoding
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 @settings(max_examples=150, deadline=None)
 @given(
     text=st.lists(
@@ -187,6 +191,8 @@ def test_an_unsafe_pattern_is_refused_before_it_runs(pattern, message):
         compile_pattern(pattern)
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.5")
 def test_a_checked_pattern_still_cannot_drop_text_or_hang():
     """The probes cannot foresee every text: the same checks run on every encode."""
     from week2_tokenizer import Tokenizer
@@ -200,6 +206,8 @@ def test_a_checked_pattern_still_cannot_drop_text_or_hang():
         slow.encode("Q" * 5000 + "!")
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.5")
 def test_a_custom_pattern_that_passes_the_check_works():
     from week2_tokenizer import Tokenizer
 

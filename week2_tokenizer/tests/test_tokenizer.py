@@ -22,6 +22,11 @@ unicode_text = st.lists(
 ).map("".join)
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 @settings(max_examples=120, deadline=None)
 @given(text=unicode_text)
 def test_round_trip_trained(small_bpe, text):
@@ -29,12 +34,19 @@ def test_round_trip_trained(small_bpe, text):
     assert small_bpe.decode(small_bpe.encode(text, allowed_special="none")) == text
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.5")
 @settings(max_examples=120, deadline=None)
 @given(text=unicode_text)
 def test_round_trip_gpt2(gpt2, text):
     assert gpt2.decode(gpt2.encode(text)) == text
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_special_tokens_become_their_ids(small_bpe):
     eot, pad = small_bpe.special_tokens["<|endoftext|>"], small_bpe.special_tokens["<|pad|>"]
     assert (eot, pad) == (398, 399) and small_bpe.eot_id == eot
@@ -46,6 +58,7 @@ def test_special_tokens_become_their_ids(small_bpe):
     assert only_pad[-1] == pad and eot not in only_pad
 
 
+@pytest.mark.task("2.5")
 def test_longest_special_token_wins_where_two_overlap():
     tokenizer = Tokenizer.bytes_only(["<|a|>", "<|a|>b", "b"])
     a, ab, b = (tokenizer.special_tokens[s] for s in ["<|a|>", "<|a|>b", "b"])
@@ -53,6 +66,7 @@ def test_longest_special_token_wins_where_two_overlap():
     assert tokenizer.encode("xb") == [ord("x"), b]
 
 
+@pytest.mark.task("2.5")
 def test_bytes_only_is_one_token_per_byte():
     tokenizer = Tokenizer.bytes_only()
     assert tokenizer.vocab_size == 257 and tokenizer.eot_id == 256 and tokenizer.merges == []
@@ -60,18 +74,26 @@ def test_bytes_only_is_one_token_per_byte():
     assert tokenizer.encode(text) == list(text.encode("utf-8"))
 
 
+@pytest.mark.task("2.1")
 def test_decode_replaces_a_cut_character_and_decode_bytes_is_exact():
     tokenizer = Tokenizer.bytes_only()
     ids = list("é".encode())[:1]
     assert tokenizer.decode(ids) == "\ufffd" and tokenizer.decode_bytes(ids) == b"\xc3"
 
 
+@pytest.mark.task("2.1")
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 @pytest.mark.parametrize("bad", [999, -1, "3"])
 def test_unknown_ids_are_a_clear_error(small_bpe, bad):
     with pytest.raises(CourseError, match=f"token id {bad!r} is not in the vocabulary"):
         small_bpe.decode([1, 2, bad])
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_allowed_special_errors(small_bpe):
     with pytest.raises(CourseError, match="'<|nope|>' is not a special token"):
         small_bpe.encode("x", allowed_special={"<|nope|>"})
@@ -108,6 +130,10 @@ stream_text = st.lists(
 ).map("".join)
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 @settings(max_examples=150, deadline=None)
 @given(text=stream_text, cuts=st.lists(st.integers(0, 200), max_size=20))
 def test_encode_iterable_equals_encode(small_bpe, monkeypatch_module, text, cuts):
@@ -127,6 +153,7 @@ def monkeypatch_module():
     module.STREAM_CHARS = saved
 
 
+@pytest.mark.task("2.5")
 def test_encode_iterable_on_a_file_of_lines(gpt2, shakespeare, tmp_path):
     text = shakespeare[:300_000]
     lines = text.splitlines(keepends=True)
@@ -134,6 +161,10 @@ def test_encode_iterable_on_a_file_of_lines(gpt2, shakespeare, tmp_path):
     assert streamed == gpt2.encode(text)
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_encode_iterable_gpt4_pattern():
     from week2_tokenizer import tokenizer as module
     from week2_tokenizer import train_bpe
@@ -150,6 +181,10 @@ def test_encode_iterable_gpt4_pattern():
         module.STREAM_CHARS = saved
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+@pytest.mark.task("2.5")
 def test_repr_and_token_text(small_bpe):
     assert "vocab_size=400" in repr(small_bpe)
     assert small_bpe.token_text(small_bpe.encode(" the")[0]) in (" the", " th", " t")

@@ -21,6 +21,9 @@ from reference import reference_merges  # noqa: E402
 small_text = st.text(alphabet=st.sampled_from(list("aab bcd\n'!é9")), max_size=200)
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 @settings(max_examples=200, deadline=None)
 @given(text=small_text, extra=st.integers(0, 60), gpt4=st.booleans())
 def test_trainer_equals_reference(text, extra, gpt4):
@@ -31,6 +34,9 @@ def test_trainer_equals_reference(text, extra, gpt4):
     assert tokenizer.merges == expected
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 @settings(max_examples=80, deadline=None)
 @given(parts=st.lists(small_text, min_size=1, max_size=4), extra=st.integers(0, 40))
 def test_trainer_equals_reference_with_specials(parts, extra):
@@ -42,6 +48,9 @@ def test_trainer_equals_reference_with_specials(parts, extra):
     assert tokenizer.vocab_size == 256 + len(expected) + 2
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_ties_go_to_the_greatest_pair():
     # Every pair below occurs exactly twice, so only tie-breaking decides the order.
     merges = learn_merges({b"ab": 2, b"cd": 2, b"zy": 2, b"zb": 2}, 4, progress=False)
@@ -56,12 +65,16 @@ def test_descending_key_reverses_byte_order():
     assert sorted(words, key=descending_key) == sorted(words, reverse=True)
 
 
+@pytest.mark.task("2.3")
 def test_merge_word_does_not_overlap():
     assert merge_word([1, 1, 1], 1, 1, 9) == [9, 1]
     assert merge_word([1, 1, 1, 1], 1, 1, 9) == [9, 9]
     assert merge_word([2, 1, 2, 1], 1, 2, 9) == [2, 9, 1]
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_shakespeare_first_merges_and_size(shakespeare):
     tokenizer = train_bpe(
         shakespeare[:200_000], 300, special_tokens=["<|endoftext|>"], progress=False
@@ -73,6 +86,9 @@ def test_shakespeare_first_merges_and_size(shakespeare):
     assert tokenizer.eot_id == 299
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_training_from_a_file_in_chunks_equals_training_from_text(tmp_path, monkeypatch):
     from week2_tokenizer import pretokenize
 
@@ -86,6 +102,9 @@ def test_training_from_a_file_in_chunks_equals_training_from_text(tmp_path, monk
     assert from_file.merges == from_text.merges
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_runs_out_of_pairs():
     tokenizer = train_bpe("abab", 1000, special_tokens=[], progress=False)
     assert tokenizer.merges == [(b"a", b"b"), (b"ab", b"ab")]
@@ -123,6 +142,9 @@ def test_an_empty_special_token_is_refused():
         train_bpe("some text", 300, special_tokens=["<|endoftext|>", ""], progress=False)
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_stopping_short_is_refused_with_the_size_reached():
     from week2_tokenizer.train import require_vocab_size
 
@@ -132,6 +154,9 @@ def test_stopping_short_is_refused_with_the_size_reached():
     require_vocab_size(tokenizer, 258, "--vocab-size", "abab")
 
 
+@pytest.mark.task("2.2")
+@pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
 def test_a_file_is_read_as_its_bytes(tmp_path, monkeypatch):
     """CRLF stays CRLF: the tokenizer learns the file's real bytes, across block boundaries too."""
     from week2_tokenizer import pretokenize
