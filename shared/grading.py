@@ -105,13 +105,22 @@ def grade_rows(tasks: Sequence[Task], outcomes: dict[str, Outcome]) -> list[list
         graded = [o for o in outcomes.values() if task.number in o.tasks]
         failed = [o for o in graded if o.failure is not None]
         own = [o for o in failed if hit_task(o) == task.number]  # its stub's message says most
-        first = (own or failed)[0].failure if failed else ""
+        first = (own or failed)[0] if failed else None
+        reason = "" if first is None else describe(first)
         status = f"{len(graded) - len(failed)}/{len(graded)}"
-        rows.append([task.number, task.what, status, shorten(first or ""), task.section])
+        rows.append([task.number, task.what, status, reason, task.section])
     return rows
 
 
-def shorten(text: str, width: int = 60) -> str:
+def describe(outcome: Outcome) -> str:
+    """A failure in one short line: a stub says which task is not written yet."""
+    hit = hit_task(outcome)
+    if hit is not None:
+        return f"task {hit} is a stub"
+    return shorten(outcome.failure or "failed")
+
+
+def shorten(text: str, width: int = 50) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -134,7 +143,8 @@ def grade(week: int, root: Path = REPO_ROOT) -> int:
     if earlier:
         for line in earlier:
             print(line)
-        raise CourseError(f"finish the earlier weeks first: make check WEEK={week - 1}")
+        first = min(int(line.split()[1]) for line in earlier)
+        raise CourseError(f"finish the earlier weeks first: make check WEEK={first}")
     tasks = [task for task in all_tasks(root) if task.week == week]
     outcomes = run_tests(folders[week] if (folders[week] / "tests").is_dir() else folders[week])
     print()
@@ -142,9 +152,7 @@ def grade(week: int, root: Path = REPO_ROOT) -> int:
     print(format_rows(header, grade_rows(tasks, outcomes)))
     unmarked = [(name, o) for name, o in outcomes.items() if o.failure and not o.tasks]
     for name, outcome in unmarked:
-        hit = hit_task(outcome)
-        reason = f"hits task {hit}" if hit else shorten(outcome.failure or "")
-        print(f"also failing (no task mark): {name}: {reason}")
+        print(f"also failing (no task mark): {name}: {describe(outcome)}")
     failed = sum(1 for o in outcomes.values() if o.failure is not None)
     if failed:
         print(f"\nweek {week}: {failed} of {len(outcomes)} tests fail")
