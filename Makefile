@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench workbook check $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench workbook check notebooks-write $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -199,8 +199,12 @@ cross-tests: setup data ## Tests: cross-week tests in tests/ (corpus to samples,
 	$(coverage_env) COVERAGE_FILE=.coverage.cross $(PY) -m pytest tests -n $(CORES) $(foreach p,shared $(foreach w,$(WEEKS),$($(w)_pkg)),--cov=$(p)) \
 	  --cov-report=
 
-notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom
+notebooks: setup data ## Tests: execute every week's lesson notebook top to bottom, each from its own folder
 	$(PY) -m shared.notebooks $(sort $(wildcard week*/lesson*.ipynb week*/*/lesson*.ipynb))
+
+# Run it in a fresh clone (an empty runs/), so the saved outputs are what a new learner sees.
+notebooks-write: setup data ## Tests: execute every lesson notebook and save its outputs into it (then commit them)
+	$(PY) -m shared.notebooks --write $(sort $(wildcard week*/lesson*.ipynb week*/*/lesson*.ipynb))
 
 bench-smoke: setup data
 	@echo "== make bench QUICK=1 (smoke test: every benchmark runs and writes its JSON)"

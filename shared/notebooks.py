@@ -1,14 +1,19 @@
 """Execute lesson notebooks top to bottom, as a learner would, and fail loudly if a cell errors.
 
-    python -m shared.notebooks <week folder>/lesson.ipynb [more notebooks ...]
+    python -m shared.notebooks [--write] <week folder>/lesson.ipynb [more notebooks ...]
 
-Each notebook runs in a fresh kernel with the repository root as its working directory, so
-paths such as `runs/` mean the same thing as on the command line. Outputs are not saved back:
-the notebooks in git stay clean.
+Each notebook runs in a fresh kernel whose working directory is the notebook's own folder, as
+Jupyter starts it, so a notebook that only works from the repository root fails here too (the
+notebooks find the root with `shared.paths.REPO_ROOT`). Without `--write` nothing is saved; with
+it (`make notebooks-write`) the outputs are written back into each .ipynb, for readers on the web:
+execution counts are kept, timings are not recorded, each cell's stdout and stderr are merged into
+one output each and blank ones dropped, so running a notebook twice changes only what it prints
+differently.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -18,14 +23,31 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from shared.errors import CourseError, run_cli
-from shared.paths import REPO_ROOT
 
 TIMEOUT_PER_CELL_S = 300
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the kernel colours tracebacks
+# Folders named by environment variables (shared/data.py), made absolute for the kernel.
+FOLDER_VARIABLES = ("COURSE_DATA_MIRROR", "COURSE_DATA_DIR")
 
 
-def execute_notebook(path: Path) -> float:
-    """Run every cell of `path` in a new kernel; return the seconds it took."""
+def kernel_environment() -> dict[str, str]:
+    """This process's environment with the course's folder variables made absolute.
+
+    The kernel starts in the notebook's folder: a relative folder given here (CI sets
+    `COURSE_DATA_MIRROR=../shared/data`, relative to the repository root) would name another
+    place there.
+    """
+    env = dict(os.environ)
+    for name in FOLDER_VARIABLES:
+        value = env.get(name, "").strip()
+        if value and "://" not in value:
+            env[name] = str(Path(value).expanduser().resolve())
+    return env
+
+
+def execute_notebook(path: Path, write: bool = False) -> float:
+    """Run every cell of `path` in a new kernel started in its folder; return the seconds it
+    took. With `write`, save the outputs into `path` (only when every cell ran)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -35,22 +57,49 @@ def execute_notebook(path: Path) -> float:
         notebook,
         timeout=TIMEOUT_PER_CELL_S,
         kernel_name="python3",
-        resources={"metadata": {"path": str(REPO_ROOT)}},
+        resources={"metadata": {"path": str(path.resolve().parent)}},
+        record_timing=False,  # no timestamps in the saved cells
+        coalesce_streams=True,  # one stdout output per cell, however the kernel chunked it
     )
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env=kernel_environment())
     except CellExecutionError as error:
         plain = ANSI_ESCAPE.sub("", str(error)).strip()
         last_line = plain.splitlines()[-1] if plain else "cell failed"
         raise CourseError(f"{path}: a cell failed: {last_line}") from None
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if write:
+        for cell in notebook.cells:
+            cell.metadata.pop("execution", None)  # timings an editor may have recorded
+            if "outputs" in cell:  # drop what shows nothing, such as a progress bar wiped clean
+                cell.outputs = [o for o in cell.outputs if not _blank_stream(o)]
+        nbformat.write(notebook, path)
+    return seconds
+
+
+def _blank_stream(output: dict) -> bool:
+    return output.get("output_type") == "stream" and not output.get("text", "").strip()
+
+
+def _report(path: Path, seconds: float, write: bool) -> None:
+    saved = ", outputs saved" if write else ""
+    print(f"notebook {path}: ran in {seconds:.1f} s{saved}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notebooks side by side, one kernel per core: each kernel mostly waits on one core
     for PyTorch, so two cores run two notebooks in the time of one."""
-    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.notebooks",
+        description="Execute lesson notebooks top to bottom, each in its own folder.",
+    )
+    parser.add_argument("notebooks", nargs="*", type=Path, help="the .ipynb files to run")
+    parser.add_argument(
+        "--write", action="store_true", help="save the outputs into each notebook (commit them)"
+    )
+    args = parser.parse_args(argv)
+    paths: list[Path] = args.notebooks
     for path in paths:
         if not path.is_file():
             raise CourseError(f"{path}: notebook not found")
@@ -60,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = min(len(paths), os.cpu_count() or 1)
     if workers == 1:
         for path in paths:
-            print(f"notebook {path}: ran in {execute_notebook(path):.1f} s", flush=True)
+            _report(path, execute_notebook(path, args.write), args.write)
         return 0
     with ProcessPoolExecutor(max_workers=workers) as pool:  # pragma: no cover - make notebooks
-        runs = {pool.submit(execute_notebook, path): path for path in paths}
+        runs = {pool.submit(execute_notebook, path, args.write): path for path in paths}
         for done in as_completed(runs):
-            print(f"notebook {runs[done]}: ran in {done.result():.1f} s", flush=True)
+            _report(runs[done], done.result(), args.write)
     return 0
 
 
