@@ -193,6 +193,7 @@ class BatchSampler:
 
     def next_batch(self, device: torch.device) -> tuple[Tensor, Tensor]:
         """(x, y), both (batch_size, block_size) int64; y[:, t] is the token after x[:, t]."""
+        # BEGIN TASK 4.1 [The pieces (one file, one idea)]: draw (x, y) from seeded random windows
         high = len(self.tokens) - self.block_size
         starts = torch.randint(high, (self.batch_size,), generator=self.generator).tolist()
         rows = np.stack([self.tokens[s : s + self.block_size + 1] for s in starts])
@@ -203,6 +204,7 @@ class BatchSampler:
                 device, non_blocking=True
             )
         return x.contiguous().to(device), y.contiguous().to(device)
+        # END TASK 4.1
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

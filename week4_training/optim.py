@@ -14,6 +14,7 @@ from torch import nn
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Two AdamW groups: dim >= 2 with `weight_decay`, the rest (biases, norm gains) with 0."""
+    # BEGIN TASK 4.3 [One training step]: the decay group (dim >= 2) and the no-decay group
     params = [p for p in model.parameters() if p.requires_grad]  # a tied tensor appears once
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -21,6 +22,7 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    # END TASK 4.3
 
 
 def make_optimizer(

@@ -26,12 +26,14 @@ def learning_rate(
     step: int, *, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int
 ) -> float:
     """The learning rate for optimizer step `step` (0-based) under warmup + cosine decay."""
+    # BEGIN TASK 4.2 [One training step]: linear warmup, then cosine decay to min_lr, then min_lr
     if step < warmup_iters:
         return lr * (step + 1) / warmup_iters
     if step >= lr_decay_iters:
         return min_lr
     progress = (step - warmup_iters) / (lr_decay_iters - warmup_iters)
     return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    # END TASK 4.2
 
 
 def schedule_from_config(train: TrainConfig) -> Callable[[int], float]:

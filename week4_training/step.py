@@ -46,6 +46,7 @@ def accumulate_gradients(
 
     `no_sync()`, if given, wraps the forward and backward of every micro-batch but the last.
     """
+    # BEGIN TASK 4.4 [One training step]: scaled backward of loss / k per micro-batch; the mean loss
     k = len(micro_batches)
     total = 0.0
     for i, (x, y) in enumerate(micro_batches):
@@ -57,6 +58,7 @@ def accumulate_gradients(
             scaler.scale(loss).backward()
         total += loss.item()
     return total
+    # END TASK 4.4
 
 
 def clip_gradients(parameters: Iterable[Tensor], max_norm: float) -> float:
@@ -79,6 +81,7 @@ def optimizer_step(
     no_sync: Callable[[], AbstractContextManager] | None = None,
 ) -> StepResult:
     """Zero, accumulate, unscale, clip, step and update the scale: one full training step."""
+    # BEGIN TASK 4.5 [One training step]: zero, accumulate, unscale, clip, step, update the scale
     optimizer.zero_grad(set_to_none=True)
     loss = accumulate_gradients(model, micro_batches, scaler, precision, no_sync)
     scaler.unscale_(optimizer)  # true gradients from here on (no-op when the scaler is off)
@@ -88,6 +91,7 @@ def optimizer_step(
     scaler.update()
     skipped = scaler.is_enabled() and scaler.get_scale() < scale_before
     return StepResult(loss=loss, grad_norm=grad_norm, skipped=skipped)
+    # END TASK 4.5
 
 
 def make_scaler(device: torch.device, dtype: str) -> torch.amp.GradScaler:

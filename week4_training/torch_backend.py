@@ -181,6 +181,7 @@ class TorchBackend:
         With several processes it holds every rank's batch generator and random states under
         `ranks`; each rank's own are gathered here, so every rank must call this.
         """
+        # BEGIN TASK 4.6 [Checkpoints and resume]: everything a resume needs, in one dict
         parallel = self.setup.parallel
         own = {"sampler": self.setup.sampler.state_dict(), "rng": rng_state()}
         ranks = parallel.gather(own)
@@ -196,6 +197,7 @@ class TorchBackend:
             "config": self.setup.cfg.to_dict(),
             "tokenizer": tokenizer_record(self.setup.tokenizer),
         }
+        # END TASK 4.6
 
     # ------------------------------------------------------------------ samples
 

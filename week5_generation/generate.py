@@ -99,6 +99,7 @@ def generate(
         raise CourseError("the prompt has no tokens; start from a start token (see start_ids)")
     if max_new_tokens < 1:
         raise CourseError(f"max_new_tokens: must be an integer >= 1, got {max_new_tokens}")
+    # BEGIN TASK 5.4 [The generation loop]: yield chosen tokens until max_new_tokens or a stop id
     generator = make_generator(0) if generator is None else generator
     step = FullContextLogits(model) if next_token_logits is None else next_token_logits
     ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=model_device(model))
@@ -108,6 +109,7 @@ def generate(
             return
         yield next_id
         ids = torch.cat([ids, ids.new_tensor([[next_id]])], dim=1)
+    # END TASK 5.4
 
 
 class TokenizerLike(Protocol):

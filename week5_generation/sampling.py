@@ -82,11 +82,13 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     distribution is the one-hot of the argmax, the limit T -> 0 (greedy). A row that stays finite
     is z / T exactly as written, so every ordinary temperature samples bit for bit as before.
     """
+    # BEGIN TASK 5.1 [From logits to a token, in one fixed order]: z / T, no NaN for a tiny T
     scaled = logits / temperature
     shifted = logits - logits.max(dim=-1, keepdim=True).values
     limit = torch.where(shifted == 0, shifted, shifted / temperature)  # 0 / 0 would be NaN
     finite_row = torch.isfinite(scaled).all(dim=-1, keepdim=True)
     return torch.where(finite_row, scaled, limit)
+    # END TASK 5.1
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
@@ -95,11 +97,13 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     Exactly min(k, V) entries survive even when values tie at the boundary: the sort is stable,
     so among equal logits the lower token ids are kept.
     """
+    # BEGIN TASK 5.2 [From logits to a token, in one fixed order]: keep the k largest logits
     if k >= logits.size(-1):
         return logits
     order = torch.sort(logits, dim=-1, descending=True, stable=True).indices
     dropped = order[..., k:]
     return logits.scatter(-1, dropped, float("-inf"))
+    # END TASK 5.2
 
 
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
@@ -109,12 +113,14 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     still below p. The first token has mass 0 before it, so it always survives. Computed in
     float64 so the running sum does not drift across a 50k-token vocabulary.
     """
+    # BEGIN TASK 5.3 [From logits to a token, in one fixed order]: keep the smallest set reaching p
     probs = torch.softmax(logits.double(), dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
     mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
     drop_sorted = mass_before >= p
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)  # token-id order
     return logits.masked_fill(drop, float("-inf"))
+    # END TASK 5.3
 
 
 def filtered_probabilities(logits: Tensor, settings: SamplingSettings) -> Tensor:

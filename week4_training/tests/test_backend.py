@@ -89,6 +89,7 @@ def deterministic_rows(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in MEASURED} for row in rows]
 
 
+@pytest.mark.task("4.2")
 def test_the_loop_evaluates_saves_and_steps_in_its_order(config_factory):
     ledger = Ledger()
     result = quiet(config_factory(), ledger).run()
@@ -113,6 +114,7 @@ def test_the_loop_evaluates_saves_and_steps_in_its_order(config_factory):
     assert rows[1]["loss"] == 5.0 and rows[1]["grad_norm"] == 0.25
 
 
+@pytest.mark.task("4.2")
 def test_a_stop_saves_the_last_state_only_and_a_resume_continues_the_rows(config_factory, capsys):
     full = quiet(config_factory("run.name=full"), Ledger()).run()
     ledger = Ledger()
@@ -131,6 +133,7 @@ def test_a_stop_saves_the_last_state_only_and_a_resume_continues_the_rows(config
     assert deterministic_rows(resumed.run_dir) == deterministic_rows(full.run_dir)
 
 
+@pytest.mark.task("4.2")
 def test_a_nan_loss_from_any_backend_stops_the_run_naming_its_last_file(config_factory):
     trainer = quiet(config_factory(), Ledger(nan_at=5))
     with pytest.raises(TrainingDiverged, match="at step 6") as error:
@@ -138,6 +141,7 @@ def test_a_nan_loss_from_any_backend_stops_the_run_naming_its_last_file(config_f
     assert f"{trainer.run_dir / 'last.json'} (step 4)" in str(error.value)
 
 
+@pytest.mark.task("4.2")
 def test_samples_are_the_backends_text_and_none_for_zero_tokens(config_factory):
     trainer = quiet(config_factory("train.sample_tokens=3"), Ledger())
     trainer.run()
@@ -154,6 +158,7 @@ def test_the_loop_state_travels_through_a_checkpoint_record():
     )
 
 
+@pytest.mark.task("4.2")
 def test_the_run_folder_says_which_framework_resumes_it(config_factory, tmp_path, monkeypatch):
     table = Registry("training backend")  # a private table with a stand-in entry
     ledger = table.register("ledger")(Ledger())

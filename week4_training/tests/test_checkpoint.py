@@ -66,6 +66,12 @@ def trained_run(config_factory):
     return trainer
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_load_checkpoint_from_a_run_folder_or_a_file(trained_run):
     run_dir = trained_run.run_dir
     loaded = load_checkpoint(run_dir)
@@ -81,6 +87,12 @@ def test_load_checkpoint_from_a_run_folder_or_a_file(trained_run):
     assert from_file.path == run_dir / "last.pt"
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_load_checkpoint_refuses_another_tokenizer(trained_run):
     other = Tokenizer.bytes_only(special_tokens=())
     with pytest.raises(CourseError, match="tokenizer"):
@@ -132,6 +144,12 @@ def _nan_weight(document):
     document["model"]["ln_f.weight"][0] = math.nan
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -152,6 +170,12 @@ def test_a_damaged_checkpoint_is_one_clear_error(trained_run, tmp_path, change, 
     assert message in str(caught.value)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_resuming_needs_the_training_state_too(trained_run, tmp_path):
     damaged = _damaged(trained_run.run_dir, tmp_path, lambda d: d.pop("optimizer"))
     read_checkpoint(damaged)  # enough to sample from
@@ -159,6 +183,12 @@ def test_resuming_needs_the_training_state_too(trained_run, tmp_path):
         read_checkpoint(damaged, resume=True)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 @pytest.mark.parametrize(
     ("record", "message"),
     [
@@ -172,6 +202,12 @@ def test_a_bad_embedded_tokenizer_is_one_clear_error(trained_run, tmp_path, reco
         load_checkpoint(damaged)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_bad_embedded_config_names_the_file(trained_run, tmp_path):
     def bad_layers(document):
         document["config"]["model"]["n_layer"] = -1

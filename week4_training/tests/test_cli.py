@@ -18,6 +18,12 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_train_eval_plot(config_file, tmp_path, capsys):
     runs = tmp_path / "runs"
     assert cli("train", "--config", str(config_file), "train.max_iters=4") == 0
@@ -40,6 +46,12 @@ def test_train_eval_plot(config_file, tmp_path, capsys):
     assert cli("plot", str(run_dir)) == 0
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_resume_continues_a_run(config_file, tmp_path, capsys):
     assert cli("train", "--config", str(config_file), "train.max_iters=4") == 0
     run_dir = tmp_path / "runs" / "test"
@@ -70,6 +82,12 @@ def test_user_errors_are_one_line_and_exit_2(argv, message, config_file, tmp_pat
     assert message in one_error_line(capsys)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_an_existing_run_is_refused_then_overwritten(config_file, capsys):
     assert cli("train", "--config", str(config_file), "train.max_iters=1") == 0
     capsys.readouterr()
@@ -80,6 +98,12 @@ def test_an_existing_run_is_refused_then_overwritten(config_file, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 @pytest.mark.parametrize("value", ["0", "no", "false", "maybe"])
 def test_overwrite_means_yes_only_when_it_says_so(value, config_file, tmp_path, capsys):
     assert cli("train", "--config", str(config_file), "train.max_iters=1") == 0

@@ -93,6 +93,7 @@ def test_an_empty_corpus_is_a_clear_error(tmp_path):
         load_token_data(str(path), Tokenizer.bytes_only())
 
 
+@pytest.mark.task("4.1")
 def test_batches_are_shifted_windows_of_the_stream():
     tokens = np.arange(100, dtype=np.uint16)
     sampler = BatchSampler(tokens, block_size=8, batch_size=5, seed=0)
@@ -103,6 +104,7 @@ def test_batches_are_shifted_windows_of_the_stream():
     assert int(y.max()) <= 99
 
 
+@pytest.mark.task("4.1")
 def test_sampler_state_restores_the_same_batches():
     tokens = np.arange(1000, dtype=np.uint16)
     sampler = BatchSampler(tokens, block_size=8, batch_size=4, seed=7)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from week3_model import GPT, GPTConfig
@@ -9,6 +10,7 @@ def tiny_gpt(**changes) -> GPT:
     return GPT(GPTConfig(**shape))
 
 
+@pytest.mark.task("4.3")
 def test_decay_group_holds_exactly_the_matrices():
     model = tiny_gpt()
     decay, no_decay = parameter_groups(model, 0.1)
@@ -26,12 +28,14 @@ def test_decay_group_holds_exactly_the_matrices():
     assert "token_embedding.weight" in decay_names and "lm_head.weight" not in decay_names
 
 
+@pytest.mark.task("4.3")
 def test_untied_head_is_decayed_too():
     model = tiny_gpt(tie_weights=False)
     decay, _ = parameter_groups(model, 0.1)
     assert any(p is model.lm_head.weight for p in decay["params"])
 
 
+@pytest.mark.task("4.3")
 def test_optimizer_groups_and_learning_rate():
     model = tiny_gpt()
     optimizer = make_optimizer(
@@ -43,6 +47,7 @@ def test_optimizer_groups_and_learning_rate():
     assert optimizer.param_groups[0]["betas"] == (0.9, 0.95)
 
 
+@pytest.mark.task("4.3")
 def test_weight_decay_shrinks_matrices_but_not_norms():
     model = tiny_gpt()
     for p in model.parameters():

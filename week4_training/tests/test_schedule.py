@@ -9,12 +9,14 @@ from week4_training.schedule import learning_rate, schedule_from_config, schedul
 ARGS = {"lr": 1e-3, "min_lr": 1e-4, "warmup_iters": 10, "lr_decay_iters": 110}
 
 
+@pytest.mark.task("4.2")
 def test_warmup_is_linear_and_reaches_the_peak():
     assert learning_rate(0, **ARGS) == pytest.approx(1e-4)
     assert learning_rate(4, **ARGS) == pytest.approx(5e-4)
     assert learning_rate(9, **ARGS) == pytest.approx(1e-3)
 
 
+@pytest.mark.task("4.2")
 def test_cosine_starts_at_peak_halves_midway_and_ends_at_floor():
     assert learning_rate(10, **ARGS) == pytest.approx(1e-3)
     assert learning_rate(60, **ARGS) == pytest.approx(1e-4 + 0.5 * 9e-4)
@@ -24,15 +26,18 @@ def test_cosine_starts_at_peak_halves_midway_and_ends_at_floor():
     assert learning_rate(10_000, **ARGS) == pytest.approx(1e-4)
 
 
+@pytest.mark.task("4.2")
 def test_decay_is_monotone_after_warmup():
     rates = [learning_rate(s, **ARGS) for s in range(10, 120)]
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
 
 
+@pytest.mark.task("4.2")
 def test_no_warmup_starts_at_peak():
     assert learning_rate(0, lr=1.0, min_lr=0.0, warmup_iters=0, lr_decay_iters=10) == 1.0
 
 
+@pytest.mark.task("4.2")
 def test_schedule_from_config_matches():
     train = TrainConfig(lr=2e-3, min_lr=2e-4, warmup_iters=5, lr_decay_iters=50)
     at = schedule_from_config(train)
@@ -41,6 +46,7 @@ def test_schedule_from_config_matches():
         assert at(step) == expected
 
 
+@pytest.mark.task("4.2")
 @pytest.mark.parametrize(
     ("max_iters", "warmup", "decay"), [(2000, 100, 2000), (100, 5, 100), (19, 0, 19)]
 )
@@ -72,6 +78,7 @@ def test_every_course_config_keeps_the_schedule_it_trained_with():
         ), path
 
 
+@pytest.mark.task("4.2")
 def test_a_schedule_that_does_not_fit_the_run_is_named():
     (never_warm,) = schedule_warnings(TrainConfig(max_iters=100, warmup_iters=100))
     assert never_warm.startswith("train.warmup_iters=100 is not below train.max_iters=100")

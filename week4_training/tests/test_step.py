@@ -26,6 +26,7 @@ def grads(model: GPT) -> list[torch.Tensor]:
     return [p.grad.detach().clone() for p in model.parameters()]
 
 
+@pytest.mark.task("4.4")
 def test_accumulating_k_micro_batches_equals_one_big_batch():
     x, y = batch(12)
     big, small = tiny_gpt(), tiny_gpt()
@@ -57,6 +58,9 @@ def test_clip_zero_means_off():
     assert all(torch.all(p.grad == 3.0) for p in model.parameters())
 
 
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
 def test_float16_inf_gradient_skips_the_step_and_halves_the_scale():
     model = tiny_gpt()
     optimizer = make_optimizer(model, lr=1e-2, weight_decay=0.1, betas=(0.9, 0.95), device=CPU)
@@ -86,6 +90,9 @@ def test_scaler_is_off_for_float32_and_bfloat16():
     assert not make_scaler(CPU, "bfloat16").is_enabled()
 
 
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_a_tiny_model_overfits_one_batch(dtype):
     model = tiny_gpt()

@@ -14,6 +14,9 @@ from week4_training.trainer import Trainer, TrainingDiverged
 
 MEASURED = ("tokens_per_s", "train_seconds")  # wall-clock figures: never identical
 
+# A test that trains runs every task of the week (batches, schedule, parameter groups,
+# accumulation, the step, the checkpoint), so it carries the mark of each: `make check WEEK=4`.
+
 
 def quiet(cfg, **kwargs) -> Trainer:
     return Trainer(cfg, progress=False, log=lambda _: None, **kwargs)
@@ -29,6 +32,12 @@ def resume_config(run_dir, *overrides):
     return config_from_dict(saved, overrides)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_run_writes_its_folder(config_factory):
     result = quiet(config_factory()).run()
     files = {p.name for p in result.run_dir.iterdir()}
@@ -43,6 +52,12 @@ def test_a_run_writes_its_folder(config_factory):
     assert "vocab_size: 257" in (result.run_dir / "config.yaml").read_text()
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_resumed_run_writes_the_same_metrics_as_an_uninterrupted_one(config_factory, dropout):
     drop = f"model.dropout={dropout}"
@@ -57,6 +72,12 @@ def test_resumed_run_writes_the_same_metrics_as_an_uninterrupted_one(config_fact
     assert all(torch.equal(full_state[k], resumed_state[k]) for k in full_state)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_stopped_run_saves_last_pt_and_resumes_identically(config_factory, capsys):
     full = quiet(config_factory("run.name=full", "train.grad_accum_steps=2")).run()
     cfg = config_factory("run.name=stopped", "train.grad_accum_steps=2")
@@ -72,6 +93,12 @@ def test_a_stopped_run_saves_last_pt_and_resumes_identically(config_factory, cap
     assert deterministic_rows(resumed.run_dir) == deterministic_rows(full.run_dir)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(config_factory):
     trainer = quiet(config_factory())
 
@@ -88,6 +115,12 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(config_fact
     assert all(torch.isfinite(t).all() for t in saved["model"].values())
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_float16_runs_log_the_scale(config_factory):
     result = quiet(config_factory("train.dtype=float16", "train.max_iters=2")).run()
     rows = [r for r in read_metrics(result.run_dir / "metrics.jsonl") if "loss" in r]
@@ -95,6 +128,12 @@ def test_float16_runs_log_the_scale(config_factory):
     assert read_checkpoint(result.run_dir / "last.pt")["scaler"]["scale"] > 0
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_an_existing_run_is_refused_unless_overwrite(config_factory):
     cfg = config_factory("train.max_iters=1")
     first = quiet(cfg).run()
@@ -113,6 +152,12 @@ def test_resume_needs_last_pt(config_factory, tmp_path):
         quiet(config_factory(), resume=tmp_path / "empty_run")
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_resume_refuses_another_tokenizer_or_model_shape(config_factory):
     run_dir = quiet(config_factory("train.max_iters=1")).run().run_dir
     more = "train.max_iters=2"  # a finished run is refused as finished, before these checks
@@ -127,6 +172,12 @@ def test_vocab_size_too_small_for_the_tokenizer(config_factory):
         quiet(config_factory("model.vocab_size=100"))
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_samples_are_written(config_factory):
     trainer = quiet(config_factory("train.max_iters=1"))
     trainer.run()
@@ -136,6 +187,12 @@ def test_samples_are_written(config_factory):
     assert silent.write_samples() is None
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_resuming_a_finished_run_says_so_and_how_to_go_on(config_factory):
     run_dir = quiet(config_factory()).run().run_dir
     with pytest.raises(CourseError) as caught:
@@ -146,6 +203,12 @@ def test_resuming_a_finished_run_says_so_and_how_to_go_on(config_factory):
     assert "past train.lr_decay_iters=8 it trains at train.min_lr" in message
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_resumed_run_rewrites_its_config_yaml(config_factory):
     run_dir = quiet(config_factory("train.max_iters=4")).run().run_dir
     quiet(resume_config(run_dir, "train.max_iters=6"), resume=run_dir).run()
@@ -153,6 +216,12 @@ def test_a_resumed_run_rewrites_its_config_yaml(config_factory):
     quiet(resume_config(run_dir, "train.max_iters=8"), resume=run_dir).run()  # and resumes again
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_last_pt_from_another_run_is_refused(config_factory):
     mine = quiet(config_factory("run.name=mine", "train.max_iters=4")).run().run_dir
     other = quiet(config_factory("run.name=other", "train.max_iters=4", "model.n_embd=32")).run()
@@ -161,6 +230,12 @@ def test_a_last_pt_from_another_run_is_refused(config_factory):
         quiet(resume_config(mine, "train.max_iters=8"), resume=mine)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_a_damaged_training_state_is_one_clear_error(config_factory):
     run_dir = quiet(config_factory("train.max_iters=4")).run().run_dir
     document = torch.load(run_dir / "last.pt", weights_only=True)
@@ -170,6 +245,12 @@ def test_a_damaged_training_state_is_one_clear_error(config_factory):
         quiet(resume_config(run_dir, "train.max_iters=8"), resume=run_dir)
 
 
+@pytest.mark.task("4.1")
+@pytest.mark.task("4.2")
+@pytest.mark.task("4.3")
+@pytest.mark.task("4.4")
+@pytest.mark.task("4.5")
+@pytest.mark.task("4.6")
 def test_samples_come_from_the_best_checkpoint_and_move_no_random_stream(config_factory):
     trainer = quiet(config_factory("train.max_iters=4"))
     trainer.run()

@@ -36,6 +36,7 @@ def test_crop_context_keeps_the_last_block_size_tokens():
     assert crop_context(ids, 20).tolist() == [list(range(10))]
 
 
+@pytest.mark.task("5.4")
 def test_generate_runs_past_block_size_by_sliding_the_window(model):
     seen = []
     step = FullContextLogits(model)
@@ -51,6 +52,7 @@ def test_generate_runs_past_block_size_by_sliding_the_window(model):
     assert seen == [12, 13, 14, 15, 16, 16, 16, 16, 16, 16]  # never more than block_size=16
 
 
+@pytest.mark.task("5.4")
 def test_generate_stops_at_max_new_tokens_and_at_a_stop_token():
     script = [5, 6, 7, 8, 9]
     assert list(generate_fake(script, 3)) == [5, 6, 7]
@@ -62,6 +64,7 @@ def generate_fake(script, n, **kwargs):
     return generate(model, [1], n, GREEDY, next_token_logits=ScriptedLogits(script), **kwargs)
 
 
+@pytest.mark.task("5.4")
 def test_the_hook_sees_the_whole_sequence_growing_by_one_token():
     step = ScriptedLogits([4, 5, 6])
     list(generate(torch.nn.Linear(1, 1), [1, 2], 3, GREEDY, next_token_logits=step))
@@ -82,6 +85,8 @@ def test_full_context_logits_are_the_models_last_position(model):
     assert torch.equal(FullContextLogits(model)(ids), logits[0, -1])
 
 
+@pytest.mark.task("5.1")
+@pytest.mark.task("5.4")
 def test_same_seed_same_tokens_different_seed_different_tokens(model):
     def run(seed: int) -> list[int]:
         settings = SamplingSettings(temperature=1.0)
@@ -100,6 +105,8 @@ def test_generate_refuses_bad_arguments(model):
         list(generate(model, [1], 5, SamplingSettings(top_p=2.0)))
 
 
+@pytest.mark.task("5.1")
+@pytest.mark.task("5.4")
 def test_generate_does_not_track_gradients(model):
     step_grad = []
 
@@ -138,6 +145,8 @@ def script_for(text: str) -> list[int]:
     return list(text.encode())
 
 
+@pytest.mark.task("5.4")
+@pytest.mark.task("5.5")
 def test_generate_text_streams_a_character_split_across_tokens_exactly():
     target = "naïve ☃ 😀 ok"
     script = script_for(target) + [256]
@@ -156,6 +165,8 @@ def test_generate_text_streams_a_character_split_across_tokens_exactly():
     assert len(pieces) > 5  # it really streamed
 
 
+@pytest.mark.task("5.4")
+@pytest.mark.task("5.5")
 def test_generate_text_cuts_at_a_stop_string_and_stops_generating():
     step = ScriptedLogits(script_for("To be\n\nor not") + [256])
     text = "".join(
@@ -173,6 +184,8 @@ def test_generate_text_cuts_at_a_stop_string_and_stops_generating():
     assert len(step.seen) == len("To be\n\n")  # no token generated after the stop string
 
 
+@pytest.mark.task("5.4")
+@pytest.mark.task("5.5")
 def test_generate_text_ends_with_a_flushed_invalid_byte():
     text = "".join(
         generate_text(
@@ -187,6 +200,8 @@ def test_generate_text_ends_with_a_flushed_invalid_byte():
     assert text == "a\ufffd"
 
 
+@pytest.mark.task("5.4")
+@pytest.mark.task("5.5")
 def test_generate_text_with_gpt2_tokens_splitting_an_emoji():
     from shared.data import fetch
     from week2_tokenizer import Tokenizer

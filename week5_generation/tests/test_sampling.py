@@ -32,11 +32,13 @@ def kept(logits: torch.Tensor) -> set[int]:
     return set(torch.nonzero(torch.isfinite(logits)).flatten().tolist())
 
 
+@pytest.mark.task("5.1")
 def test_temperature_divides_the_logits():
     logits = torch.tensor([1.0, -2.0, 4.0])
     assert torch.equal(apply_temperature(logits, 2.0), torch.tensor([0.5, -1.0, 2.0]))
 
 
+@pytest.mark.task("5.2")
 @given(logit_lists, st.integers(min_value=1, max_value=50))
 @settings(max_examples=60, deadline=None)
 def test_top_k_keeps_exactly_k_of_the_largest(values, k):
@@ -50,18 +52,21 @@ def test_top_k_keeps_exactly_k_of_the_largest(values, k):
     assert torch.equal(filtered[list(survivors)], logits[list(survivors)])
 
 
+@pytest.mark.task("5.2")
 def test_top_k_breaks_ties_towards_the_lower_token_id():
     logits = torch.tensor([1.0, 3.0, 2.0, 3.0, 3.0, 0.0])
     assert kept(top_k_filter(logits, 2)) == {1, 3}
     assert kept(top_k_filter(logits, 4)) == {1, 2, 3, 4}
 
 
+@pytest.mark.task("5.2")
 def test_top_k_works_on_a_batch_of_rows():
     logits = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
     filtered = top_k_filter(logits, 1)
     assert kept(filtered[0]) == {2} and kept(filtered[1]) == {0}
 
 
+@pytest.mark.task("5.3")
 @given(logit_lists, st.floats(min_value=0.01, max_value=1.0))
 @settings(max_examples=80, deadline=None)
 def test_top_p_keeps_the_smallest_most_likely_set_reaching_p(values, p):
@@ -80,6 +85,7 @@ def test_top_p_keeps_the_smallest_most_likely_set_reaching_p(values, p):
         assert smallest_kept >= max(float(probs[i]) for i in dropped)
 
 
+@pytest.mark.task("5.3")
 def test_top_p_on_a_worked_example():
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     logits = probs.log()
@@ -91,6 +97,9 @@ def test_top_p_on_a_worked_example():
     assert kept(top_p_filter(logits, 0.01)) == {0}
 
 
+@pytest.mark.task("5.1")
+@pytest.mark.task("5.2")
+@pytest.mark.task("5.3")
 @given(logit_lists, st.integers(1, 10), st.floats(0.05, 1.0), st.floats(0.1, 3.0))
 @settings(max_examples=60, deadline=None)
 def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperature):
@@ -103,6 +112,7 @@ def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperat
     assert torch.allclose(probs[survivors], expected, atol=1e-5)
 
 
+@pytest.mark.task("5.1")
 def test_temperature_towards_zero_becomes_the_argmax():
     logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
     colder = [SamplingSettings(t) for t in (1, 0.1, 0.01, 1e-4)]
@@ -137,6 +147,9 @@ def test_draw_frequencies_match_the_distribution():
     assert chi_square_p_value(counts, wrong) < 1e-6
 
 
+@pytest.mark.task("5.1")
+@pytest.mark.task("5.2")
+@pytest.mark.task("5.3")
 def test_the_same_seed_gives_the_same_draws_and_different_seeds_differ():
     logits = torch.randn(50, generator=torch.Generator().manual_seed(0))
 
@@ -161,6 +174,9 @@ def test_out_of_range_settings_name_the_setting(temperature, top_k, top_p, key):
         choose_next(torch.zeros(3), make_generator(0), SamplingSettings(temperature, top_k, top_p))
 
 
+@pytest.mark.task("5.1")
+@pytest.mark.task("5.2")
+@pytest.mark.task("5.3")
 @pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-45, 1e-300, 5e-324])
 def test_a_tiny_temperature_is_the_greedy_limit_not_nan(temperature):
     logits = torch.tensor([0.3, 2.0, 1.99, -1.0])
@@ -171,6 +187,7 @@ def test_a_tiny_temperature_is_the_greedy_limit_not_nan(temperature):
     assert choose_next(logits, make_generator(0), SamplingSettings(temperature, top_p=0.95)) == 1
 
 
+@pytest.mark.task("5.1")
 def test_only_a_row_that_overflows_is_shifted():
     logits = torch.tensor([[1.0, -2.0, 4.0], [3e-37, 0.0, -3e-37]])
     scaled = apply_temperature(logits, 1e-2)
@@ -181,6 +198,7 @@ def test_only_a_row_that_overflows_is_shifted():
     assert torch.equal(tiny[0], torch.tensor([-3.0, -6.0, 0.0]) / 1e-38)  # overflowed: shifted
 
 
+@pytest.mark.task("5.1")
 @given(logit_lists, st.floats(min_value=1e-3, max_value=100.0))
 @settings(max_examples=80, deadline=None)
 def test_ordinary_temperatures_divide_bit_for_bit(values, temperature):

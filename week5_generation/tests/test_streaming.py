@@ -28,6 +28,7 @@ def test_utf8_sequence_length_reads_the_lead_byte(lead, length):
     assert utf8_sequence_length(lead) == length
 
 
+@pytest.mark.task("5.5")
 def test_incomplete_tail_length_holds_back_only_unfinished_characters():
     snowman = "☃".encode()  # E2 98 83
     assert incomplete_tail_length(b"ab" + snowman) == 0
@@ -39,6 +40,7 @@ def test_incomplete_tail_length_holds_back_only_unfinished_characters():
     assert incomplete_tail_length(b"") == 0
 
 
+@pytest.mark.task("5.5")
 def test_a_character_split_across_pushes_comes_out_whole():
     stream = Utf8Stream()
     pieces = [stream.push(part) for part in (b"caf\xc3", b"\xa9 \xf0\x9f", b"\x98", b"\x80!")]
@@ -46,6 +48,7 @@ def test_a_character_split_across_pushes_comes_out_whole():
     assert stream.flush() == ""
 
 
+@pytest.mark.task("5.5")
 @given(st.text(max_size=30), st.lists(st.integers(min_value=0), max_size=12))
 @settings(max_examples=100, deadline=None)
 def test_streamed_text_is_exactly_the_text_and_never_holds_a_replacement(text, cuts):
@@ -55,6 +58,7 @@ def test_streamed_text_is_exactly_the_text_and_never_holds_a_replacement(text, c
     assert all("\ufffd" not in piece for piece in pieces if "\ufffd" not in text)
 
 
+@pytest.mark.task("5.5")
 @given(st.binary(max_size=30), st.lists(st.integers(min_value=0), max_size=12))
 @settings(max_examples=100, deadline=None)
 def test_any_bytes_stream_to_what_one_decode_gives(data, cuts):
@@ -63,6 +67,7 @@ def test_any_bytes_stream_to_what_one_decode_gives(data, cuts):
     assert streamed == data.decode("utf-8", errors="replace")
 
 
+@pytest.mark.task("5.5")
 def test_flush_replaces_a_character_that_never_finished():
     stream = Utf8Stream()
     assert stream.push(b"ok\xe2\x98") == "ok"
@@ -94,6 +99,7 @@ def test_empty_stop_string_is_refused():
         StopStrings([""])
 
 
+@pytest.mark.task("5.5")
 @given(
     st.text(alphabet="ab\n☃", max_size=25),
     st.lists(st.integers(min_value=0), max_size=10),
