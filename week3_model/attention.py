@@ -37,9 +37,11 @@ def attention_weights(q: Tensor, k: Tensor, future: Tensor) -> Tensor:
     `future` is a (T, S) bool tensor, True where a key lies after the query; those weights are 0
     and every row sums to 1. (Scaling q rather than the (T, S) scores is the same number, cheaper.)
     """
+    # BEGIN TASK 3.2 [Attention is a weighted average]: q k^T / sqrt(d), future masked, softmax
     scores = (q * (1.0 / math.sqrt(q.size(-1)))) @ k.transpose(-2, -1)
     scores.masked_fill_(future, float("-inf"))
     return torch.softmax(scores, dim=-1)
+    # END TASK 3.2
 
 
 class CausalSelfAttention(nn.Module):
@@ -89,11 +91,13 @@ class CausalSelfAttention(nn.Module):
         (block_size, block_size) causal mask (all of it up to T when S = T). A faster kernel
         (week 6) overrides just this method.
         """
+        # BEGIN TASK 3.3 [The causal mask]: mask rows S-T..S-1, weights (kept if asked), dropout @ v
         T, S = q.size(-2), k.size(-2)
         weights = attention_weights(q, k, self.future[S - T : S, :S])
         if self.keep_weights:
             self.last_weights = weights.detach()
         return self.attn_dropout(weights) @ v
+        # END TASK 3.3
 
     def output(self, y: Tensor) -> Tensor:
         """(B, n_head, T, d) -> (B, T, C): merge the heads, mix them (c_proj), dropout."""

@@ -30,5 +30,7 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, T, C) -> (B, T, C)."""
+        # BEGIN TASK 3.5 [The residual stream and pre-norm]: the two pre-norm residual branches
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
+        # END TASK 3.5

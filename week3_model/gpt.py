@@ -59,7 +59,9 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             # One matrix, two uses: row i embeds token i and, dotted with x, scores token i.
+            # BEGIN TASK 3.6 [Embeddings and weight tying]: the LM head uses the embedding's matrix
             self.lm_head.weight = self.token_embedding.weight
+            # END TASK 3.6
         init_gpt2_weights(self, config.n_layer)
 
     def embed(self, idx: Tensor) -> Tensor:
@@ -70,12 +72,14 @@ class GPT(nn.Module):
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) -> (logits (B, T, vocab_size), loss or None); see the module docstring."""
         check_input(idx, self.config.block_size)
+        # BEGIN TASK 3.8 [The loss]: embed, dropout, the blocks, ln_f, LM head; the loss if targets
         x = self.drop(self.embed(idx))
         for block in self.blocks:
             x = block(x)
         logits = self.lm_head(self.ln_f(x))
         loss = None if targets is None else language_model_loss(logits, targets)
         return logits, loss
+        # END TASK 3.8
 
     def num_parameters(self, include_embeddings: bool = True) -> int:
         """Count parameters, a tied matrix once. Without embeddings: minus the token and position
@@ -121,7 +125,9 @@ def language_model_loss(logits: Tensor, targets: Tensor) -> Tensor:
             f"targets must have the input's shape {tuple(logits.shape[:-1])}, "
             f"got {tuple(targets.shape)}"
         )
+    # BEGIN TASK 3.9 [The loss]: mean cross-entropy over every position, skipping targets of -1
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
+    # END TASK 3.9
 
 
 def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
@@ -131,6 +137,7 @@ def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
     std 0.02 / sqrt(2 n_layer): the stream is a sum of 2 n_layer such outputs, and the scaling
     keeps its variance at initialisation independent of depth.
     """
+    # BEGIN TASK 3.7 [Initialisation (GPT-2)]: N(0, 0.02), biases 0, LayerNorms 1, c_proj scaled
     for module in model.modules():
         if isinstance(module, nn.Linear | nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
@@ -144,3 +151,4 @@ def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
     for name, parameter in model.named_parameters():
         if name.endswith("c_proj.weight"):
             nn.init.normal_(parameter, mean=0.0, std=residual_std)
+    # END TASK 3.7

@@ -28,4 +28,6 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(..., width) -> (..., width)."""
+        # BEGIN TASK 3.1 [The residual stream and pre-norm]: normalise the last dim, scale and shift
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        # END TASK 3.1

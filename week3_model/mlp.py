@@ -32,4 +32,6 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, T, C) -> (B, T, C)."""
+        # BEGIN TASK 3.4 [The MLP]: widen with c_fc, tanh-GELU, project back with c_proj, dropout
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        # END TASK 3.4

@@ -59,6 +59,7 @@ class LayerKVCache:
                 f"KV cache holds at most {self.capacity} positions (block_size); "
                 f"{self.length} are cached and {k.size(2)} more were given"
             )
+        # BEGIN TASK 6.4 [The KV cache: generation as a recurrence]: append k, v; return all so far
         if (
             self.keys is None
             or self.values is None
@@ -72,6 +73,7 @@ class LayerKVCache:
         self.values[:, :, self.length : end] = v
         self.length = end
         return self.keys[:, :, :end], self.values[:, :, :end]
+        # END TASK 6.4
 
     def reset(self) -> None:
         """Forget every position (the buffers are kept and overwritten)."""
@@ -125,8 +127,10 @@ def cached_forward(model: GPT, idx: Tensor, cache: KVCache) -> Tensor:
 
 def cached_block(block: Block, x: Tensor, layer: LayerKVCache) -> Tensor:
     """Block.forward with its layer's cache: attention sees every key so far, old and new."""
+    # BEGIN TASK 6.5 [The diff: week 3's forward with a memory]: Block.forward with the layer cache
     attn = block.attn
     q, k, v = attn.project(block.ln_1(x))
     k, v = layer.update(k, v)  # this call's keys and values after all the cached ones
     x = x + attn.output(attn.attend(q, k, v))
     return x + block.mlp(block.ln_2(x))
+    # END TASK 6.5

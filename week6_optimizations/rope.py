@@ -76,9 +76,11 @@ def rotation_angles(positions: Tensor, frequencies: Tensor) -> tuple[Tensor, Ten
 
 def rotate_interleaved(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotate pairs (x0, x1), (x2, x3), ... of (..., T, d) x by (T, d/2) angles; same dtype out."""
+    # BEGIN TASK 6.1 [RoPE: position as a rotation]: rotate pairs (x0, x1), (x2, x3)... by cos, sin
     a, b = x[..., 0::2].float(), x[..., 1::2].float()
     rotated = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1)
     return rotated.flatten(-2).to(x.dtype)
+    # END TASK 6.1
 
 
 def rotate_half_split(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
@@ -113,11 +115,13 @@ class RotaryAttention(CausalSelfAttention):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """(B, h, T, d) queries at positions S-T..S-1, (B, h, S, d) keys and values at 0..S-1."""
+        # BEGIN TASK 6.2 [RoPE: position as a rotation]: rotate q at S-T..S-1, k at 0..S-1; attend
         T, S = q.size(-2), k.size(-2)
         cos, sin = rotation_angles(torch.arange(S, device=k.device), self.frequencies)
         q = rotate_interleaved(q, cos[S - T :], sin[S - T :])
         k = rotate_interleaved(k, cos, sin)
         return super().attend(q, k, v)
+        # END TASK 6.2
 
 
 # One rope class per attention class, so that every Block of a model (and every model) shares it.

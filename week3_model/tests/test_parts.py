@@ -19,6 +19,7 @@ from week3_model import (
 )
 
 
+@pytest.mark.task("3.1")
 @pytest.mark.parametrize("bias", [True, False])
 def test_layernorm_matches_torch(bias):
     torch.manual_seed(0)
@@ -35,12 +36,14 @@ def test_layernorm_matches_torch(bias):
     assert len(list(ours.parameters())) == (2 if bias else 1)
 
 
+@pytest.mark.task("3.1")
 def test_layernorm_normalises_each_token():
     y = LayerNorm(16)(torch.randn(2, 7, 16) * 10 + 3)
     torch.testing.assert_close(y.mean(-1), torch.zeros(2, 7), atol=1e-5, rtol=0)
     torch.testing.assert_close(y.var(-1, unbiased=False), torch.ones(2, 7), atol=1e-3, rtol=0)
 
 
+@pytest.mark.task("3.4")
 def test_mlp_is_4x_wide_with_tanh_gelu(make_config):
     config = make_config(bias=True)
     mlp = MLP(config).eval()
@@ -68,6 +71,7 @@ def test_learned_position_adds_its_rows_and_leaves_attention_alone(make_config):
     assert LearnedPosition.attention_class(CausalSelfAttention) is CausalSelfAttention
 
 
+@pytest.mark.task("3.2")
 def test_attention_weights_are_causal_and_rows_sum_to_one():
     torch.manual_seed(0)
     T = 9
@@ -81,6 +85,7 @@ def test_attention_weights_are_causal_and_rows_sum_to_one():
     assert torch.all(weights[..., 0, 0] == 1)  # the first token can only look at itself
 
 
+@pytest.mark.task("3.2")
 def test_attention_weights_scale_by_sqrt_head_size():
     q, k = torch.randn(1, 1, 4, 16), torch.randn(1, 1, 4, 16)
     no_mask = torch.zeros(4, 4, dtype=torch.bool)
@@ -99,6 +104,8 @@ def test_split_and_merge_heads_are_inverse_reshapes(make_config):
     torch.testing.assert_close(attention.merge_heads(heads), x)
 
 
+@pytest.mark.task("3.2")
+@pytest.mark.task("3.3")
 def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.manual_seed(0)
     config = make_config()
@@ -112,6 +119,8 @@ def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.task("3.2")
+@pytest.mark.task("3.3")
 def test_attention_is_project_attend_output(make_config):
     config = make_config()
     attention = CausalSelfAttention(config).eval()
@@ -124,6 +133,8 @@ def test_attention_is_project_attend_output(make_config):
     torch.testing.assert_close(attention.output(y), attention(x), atol=0, rtol=0)
 
 
+@pytest.mark.task("3.2")
+@pytest.mark.task("3.3")
 def test_the_last_queries_over_all_keys_are_the_last_rows(make_config):
     """`attend` takes T queries that are the last T of S keys: the mask is rows S-T..S-1."""
     config = make_config()
@@ -134,6 +145,8 @@ def test_the_last_queries_over_all_keys_are_the_last_rows(make_config):
     torch.testing.assert_close(attention.attend(q[:, :, -1:], k, v), every_row[:, :, -1:])
 
 
+@pytest.mark.task("3.2")
+@pytest.mark.task("3.3")
 def test_attention_keeps_weights_only_when_asked(make_config):
     config = make_config()
     attention = CausalSelfAttention(config).eval()
@@ -154,6 +167,11 @@ def test_causal_mask_is_a_non_persistent_buffer(make_config):
     assert "future" not in attention.state_dict()
 
 
+@pytest.mark.task("3.1")
+@pytest.mark.task("3.2")
+@pytest.mark.task("3.3")
+@pytest.mark.task("3.4")
+@pytest.mark.task("3.5")
 def test_block_shapes_and_residual(make_config):
     config = make_config()
     block = Block(config).eval()

@@ -32,6 +32,9 @@ def small_providers(monkeypatch):
     monkeypatch.setitem(ROW_PROVIDERS, "generation", small_generation_rows)
 
 
+@pytest.mark.task("6.1")
+@pytest.mark.task("6.2")
+@pytest.mark.task("6.3")
 def test_training_rows_have_speeds_memory_and_ratios_against_the_baseline():
     rows = small_training_rows(True)
     assert [(r["section"], r["impl"]) for r in rows] == [
@@ -70,6 +73,8 @@ def test_a_failing_compile_case_is_reported_not_raised(monkeypatch):
         training_rows_for([TrainCase(8, dtype="float64", **SMALL)], CPU, repeats=1, warmup=0)
 
 
+@pytest.mark.task("6.4")
+@pytest.mark.task("6.5")
 def test_generation_rows_compare_the_cache_with_full_context():
     rows = small_generation_rows(True)
     assert [r["impl"] for r in rows] == ["full context, naive learned", "kv cache, naive learned"]
@@ -82,6 +87,11 @@ def test_peak_memory_sees_a_large_tensor():
     assert kind == "peak RSS growth" and mb >= 60  # a 64 MB tensor was resident
 
 
+@pytest.mark.task("6.1")
+@pytest.mark.task("6.2")
+@pytest.mark.task("6.3")
+@pytest.mark.task("6.4")
+@pytest.mark.task("6.5")
 def test_run_bench_writes_well_formed_json(tmp_path, small_providers, capsys):
     rows, path = bench.run_bench(True, tmp_path, ["training", "generation"])
     report = json.loads(path.read_text())
@@ -92,6 +102,8 @@ def test_run_bench_writes_well_formed_json(tmp_path, small_providers, capsys):
     assert {r["section"] for r in rows} == {"training", "training memory", "generation"}
 
 
+@pytest.mark.task("6.4")
+@pytest.mark.task("6.5")
 def test_cli_prints_the_table_and_the_file(tmp_path, small_providers, capsys):
     code = bench.main(
         ["--quick", "--out-dir", str(tmp_path), "--only", "generation", "--threads", "1"]

@@ -18,11 +18,15 @@ from week6_optimizations.rope import (
 )
 from week6_optimizations.sdpa import SDPAttention
 
+# A case that runs an sdpa model also runs task 6.3 (see the lesson's Tasks table).
+SDPA = pytest.param("sdpa", marks=pytest.mark.task("6.3"))
+
 
 def angles(positions, head_size):
     return rotation_angles(torch.as_tensor(positions), rope_frequencies(head_size))
 
 
+@pytest.mark.task("6.1")
 @settings(max_examples=25, deadline=None)
 @given(
     head_half=st.integers(1, 16),
@@ -39,6 +43,7 @@ def test_rotation_preserves_the_norm_of_every_pair(head_half, start, seed):
     torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
 
 
+@pytest.mark.task("6.1")
 @settings(max_examples=25, deadline=None)
 @given(
     m=st.integers(0, 400),
@@ -59,6 +64,7 @@ def test_scores_depend_only_on_the_relative_position(m, n, shift, seed):
     torch.testing.assert_close(score(m + shift, n + shift), score(m, n), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.task("6.1")
 def test_position_zero_is_the_identity_and_others_are_not():
     x = torch.randn(2, 3, 4, 8)
     cos, sin = angles([0, 0, 0, 0], 8)
@@ -73,6 +79,7 @@ def test_frequencies_follow_the_formula():
     torch.testing.assert_close(theta, expected)
 
 
+@pytest.mark.task("6.1")
 def test_the_two_pairings_differ_by_a_feature_permutation():
     d = 8
     x = torch.randn(2, 5, d)
@@ -86,6 +93,7 @@ def test_the_two_pairings_differ_by_a_feature_permutation():
     assert not torch.allclose(rotate_half_split(x, cos, sin), rotate_interleaved(x, cos, sin))
 
 
+@pytest.mark.task("6.1")
 def test_rotation_keeps_the_input_dtype():
     x = torch.randn(1, 2, 3, 8, dtype=torch.bfloat16)
     cos, sin = angles([0, 1, 2], 8)
@@ -113,6 +121,8 @@ def test_rope_is_a_subclass_of_the_attention_it_adapts(make_gpt, attention, base
     assert RotaryPosition.attention_class(base) is kind
 
 
+@pytest.mark.task("6.1")
+@pytest.mark.task("6.2")
 def test_rope_attention_rotates_the_last_queries_and_every_key(make_gpt):
     """attend(q, k, v) with T < S rotates q at S-T..S-1 and k at 0..S-1, then attends."""
     model = make_gpt(position="rope")
@@ -125,6 +135,7 @@ def test_rope_attention_rotates_the_last_queries_and_every_key(make_gpt):
     assert torch.equal(attention.attend(q[:, :, -2:], k, v), expected)
 
 
+@pytest.mark.task("6.1")
 def test_rotating_keys_together_gives_each_the_bits_of_rotating_it_alone():
     """Why the cache may hold keys unrotated: rotation is elementwise, so rotating all S keys
     at every step gives exactly (bit for bit) what rotating each chunk once at its positions did."""
@@ -138,7 +149,11 @@ def test_rotating_keys_together_gives_each_the_bits_of_rotating_it_alone():
         assert torch.equal(together[:, :, start:end], alone)
 
 
-@pytest.mark.parametrize("attention", ["naive", "sdpa"])
+@pytest.mark.task("6.1")
+@pytest.mark.task("6.2")
+@pytest.mark.task("6.4")
+@pytest.mark.task("6.5")
+@pytest.mark.parametrize("attention", ["naive", SDPA])
 def test_cached_rope_logits_equal_the_full_forward(make_gpt, attention):
     model = make_gpt(position="rope", attention=attention)
     x = torch.randint(0, 40, (2, 10))
@@ -154,6 +169,8 @@ def test_odd_head_size_is_a_clear_error():
         RotaryPosition(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=6))
 
 
+@pytest.mark.task("6.1")
+@pytest.mark.task("6.2")
 def test_rope_model_is_order_aware_without_a_table(make_gpt):
     """Swapping two earlier tokens changes the last logits: positions reach attention."""
     model = make_gpt(position="rope")

@@ -5,6 +5,9 @@ from week3_model import ATTENTION, GPT
 from week6_optimizations.kv_cache import KVCache, cached_forward
 from week6_optimizations.sdpa import SDPAttention
 
+# A case that runs a rope model also runs tasks 6.1 and 6.2 (see the lesson's Tasks table).
+ROPE = pytest.param("rope", marks=[pytest.mark.task("6.1"), pytest.mark.task("6.2")])
+
 
 def twin(make_gpt, position, **kwargs):
     """A naive model and an sdpa model with the very same weights."""
@@ -18,7 +21,8 @@ def test_sdpa_is_registered():
     assert ATTENTION.get("sdpa") is SDPAttention
 
 
-@pytest.mark.parametrize("position", ["learned", "rope"])
+@pytest.mark.task("6.3")
+@pytest.mark.parametrize("position", ["learned", ROPE])
 def test_sdpa_equals_naive_in_training_mode(make_gpt, position):
     naive, fused = twin(make_gpt, position)
     naive.train(), fused.train()  # dropout is 0, so train mode is deterministic
@@ -33,7 +37,10 @@ def test_sdpa_equals_naive_in_training_mode(make_gpt, position):
         torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-@pytest.mark.parametrize("position", ["learned", "rope"])
+@pytest.mark.task("6.3")
+@pytest.mark.task("6.4")
+@pytest.mark.task("6.5")
+@pytest.mark.parametrize("position", ["learned", ROPE])
 def test_sdpa_equals_naive_on_cached_chunks(make_gpt, position):
     """Chunks of 5, 3 and 1 tokens through a KV cache: T < S uses the mask rows S-T..S-1."""
     naive, fused = twin(make_gpt, position)
@@ -49,6 +56,7 @@ def test_sdpa_equals_naive_on_cached_chunks(make_gpt, position):
         torch.testing.assert_close(outputs[0], naive(x)[0], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.task("6.3")
 def test_keep_weights_falls_back_to_the_naive_weights(make_gpt):
     naive, fused = twin(make_gpt, "learned")
     for model in (naive, fused):
@@ -58,6 +66,7 @@ def test_keep_weights_falls_back_to_the_naive_weights(make_gpt):
     torch.testing.assert_close(fused.blocks[0].attn.last_weights, naive.blocks[0].attn.last_weights)
 
 
+@pytest.mark.task("6.3")
 def test_dropout_is_used_in_training_only(make_gpt):
     model: GPT = make_gpt(attention="sdpa", dropout=0.5)
     x = torch.randint(0, 40, (2, 8))
