@@ -58,7 +58,7 @@ class Collector:
 
 
 def stubs_left(weeks: Sequence[int], root: Path = REPO_ROOT) -> list[str]:
-    """'week 3 task 3.2 is not done yet (week3_model/attention.py)' for each stub still there."""
+    """'week 3 task 3.2 is not done yet (<file>)' for each stub still there."""
     left = []
     for path in source_files(root):
         text = path.read_text(encoding="utf-8")
