@@ -80,6 +80,10 @@ def course(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m ...` in a generated edition, as `make` runs it there."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("COURSE_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
+    for name in ("COURSE_DATA_MIRROR", "COURSE_DATA_DIR"):  # relative to here, not to cwd
+        value = env.get(name)
+        if value and "://" not in value and not Path(value).is_absolute():
+            env[name] = str(Path(value).resolve())
     return subprocess.run(
         [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True
     )
