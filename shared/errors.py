@@ -9,6 +9,8 @@ one line instead of a traceback:
     OSError with a path    error: <what the system said>: <path>     exit 1  (a full disk, a
                                                                       read-only or missing folder)
     Ctrl-C                 interrupted                               exit 130
+    a workbook stub        error: not written yet: Task 3.2: ...     exit 2  (the learner's
+                                                                      edition, shared/workbook.py)
 
 Anything else is a bug in the course, and keeps its traceback so that it can be reported.
 """
@@ -67,6 +69,11 @@ def run_cli(
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except NotImplementedError as error:
+        if not str(error).startswith("Task "):
+            raise
+        print(f"error: not written yet: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except OSError as error:
         message = describe_os_error(error)
         if message is None:

@@ -2,10 +2,11 @@
 
     python -m shared.grading 3
 
-Every task (see shared/workbook.py) is graded by the tests marked `@pytest.mark.task("3.1")`. The
-command runs the week's tests once and prints one row per task: its number and what to write,
-tests passed / total, the first failure's one-line reason, and the lesson section to read. It
-exits 0 when every test of the week passes.
+Every task (see shared/workbook.py) is graded by the tests marked `@pytest.mark.task("3.1")`
+(a test that runs several tasks' code names them all: `task("3.1", "3.2")`). The command runs
+the week's tests once and prints one row per task: its number and what to write, tests passed /
+total, the first failure's one-line reason, and the lesson section to read. It exits 0 when
+every test of the week passes.
 
 Weeks build on each other, so a stub of an earlier week would make this week's tests fail for a
 reason that is not this week's: then the command says which earlier task is not done yet, and
@@ -25,7 +26,7 @@ from typing import Any
 
 from shared.errors import CourseError, run_cli
 from shared.paths import REPO_ROOT
-from shared.workbook import STUB, Task, all_tasks, source_files, week_folders
+from shared.workbook import Task, all_tasks, stubs_left, week_folders
 
 RAISED = re.compile(r"NotImplementedError: Task (?P<number>\d+\.\d+): ")
 
@@ -46,7 +47,7 @@ class Collector:
 
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         for item in items:
-            marks = tuple(str(mark.args[0]) for mark in item.iter_markers("task") if mark.args)
+            marks = tuple(str(n) for mark in item.iter_markers("task") for n in mark.args)
             self.outcomes[item.nodeid] = Outcome(marks)
 
     def pytest_runtest_logreport(self, report: Any) -> None:
@@ -55,20 +56,6 @@ class Collector:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr)
             outcome.failure = (message.strip().splitlines() or ["failed"])[0]
-
-
-def stubs_left(weeks: Sequence[int], root: Path = REPO_ROOT) -> list[str]:
-    """'week 3 task 3.2 is not done yet (<file>)' for each stub still there."""
-    left = []
-    for path in source_files(root):
-        text = path.read_text(encoding="utf-8")
-        for match in STUB.finditer(text):
-            number = match["number"]
-            if int(number.split(".")[0]) in weeks:
-                week = number.split(".")[0]
-                where = path.relative_to(root)
-                left.append(f"week {week} task {number} is not done yet ({where})")
-    return left
 
 
 def run_tests(folder: Path) -> dict[str, Outcome]:

@@ -9,6 +9,9 @@ it (`make notebooks-write`) the outputs are written back into each .ipynb, for r
 execution counts are kept, timings are not recorded, each cell's stdout and stderr are merged into
 one output each and blank ones dropped, so running a notebook twice changes only what it prints
 differently.
+
+In a learner's edition (`make workbook`) a week's notebook runs that week's code and the weeks'
+before it, so while one of their tasks is still a stub it is skipped, saying which one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from shared.errors import CourseError, run_cli
+from shared.paths import REPO_ROOT
+from shared.workbook import WEEK_FOLDER, stubs_left
 
 TIMEOUT_PER_CELL_S = 300
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the kernel colours tracebacks
@@ -82,6 +87,15 @@ def _blank_stream(output: dict) -> bool:
     return output.get("output_type") == "stream" and not output.get("text", "").strip()
 
 
+def waiting_for(path: Path, root: Path = REPO_ROOT) -> str | None:
+    """Why the notebook `path` cannot run yet (a stub of its week or an earlier one), or None."""
+    where = path.resolve()
+    parts = where.relative_to(root).parts if where.is_relative_to(root) else ()
+    match = WEEK_FOLDER.match(parts[0]) if len(parts) > 1 else None
+    left = stubs_left(range(1, int(match["week"]) + 1), root) if match else []
+    return f"waits for the workbook: {left[0]}" if left else None
+
+
 def _report(path: Path, seconds: float, write: bool) -> None:
     saved = ", outputs saved" if write else ""
     print(f"notebook {path}: ran in {seconds:.1f} s{saved}", flush=True)
@@ -103,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in paths:
         if not path.is_file():
             raise CourseError(f"{path}: notebook not found")
+    for path in list(paths):
+        if reason := waiting_for(path):
+            print(f"notebook {path}: skipped, {reason}", flush=True)
+            paths.remove(path)
     if not paths:
         print("no notebooks to run")
         return 0

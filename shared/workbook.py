@@ -21,6 +21,7 @@ back between the markers gives the reference file byte for byte.
 
     python -m shared.workbook write ../tiny-gpt-workbook [--from 4]     (make workbook)
     python -m shared.workbook check                                     the markers' rules
+    python -m shared.workbook left [--through N]                        the stubs still there
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,11 @@ BEGIN = re.compile(
     r"^(?P<indent>[ ]*)# BEGIN TASK (?P<number>\d+\.\d+) \[(?P<section>[^\]]+)\]: (?P<what>.+)$"
 )
 END = re.compile(r"^[ ]*# END TASK (?P<number>\d+\.\d+)$")
-STUB = re.compile(r'raise NotImplementedError\("Task (?P<number>\d+\.\d+): ')
+STUB = re.compile(r'raise NotImplementedError\(\s*"Task (?P<number>\d+\.\d+): ')
+LINE_LENGTH = 100  # pyproject.toml's [tool.ruff] line-length
 WEEK_FOLDER = re.compile(r"^week(?P<week>\d+)_\w+$")
+# A lesson that shows a task's answer (week 6's diffs) wraps it so that the workbook leaves it out.
+ANSWER = re.compile(r"^<!-- (?P<end>END )?ANSWER (?P<number>\d+\.\d+) -->$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,35 @@ class Task:
         return f"{self.path.parts[0]}/README.md"
 
     def stub(self, indent: str) -> str:
-        """The line that replaces the body in the learner's edition."""
+        """The lines that replace the body in the learner's edition: one `raise`, laid out as
+        `ruff format` lays it out (a long message split into strings of at most LINE_LENGTH)."""
         message = f"Task {self.number}: {self.what} - see {self.lesson}, section {self.section}"
-        return f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})\n"
+        one_line = f"{indent}raise NotImplementedError({quoted(message)})\n"
+        if len(one_line) <= LINE_LENGTH + 1:
+            return one_line
+        inner = indent + " " * 4
+        pieces = split_words(message, LINE_LENGTH - len(inner) - 2)
+        strings = "".join(f"{inner}{quoted(piece)}\n" for piece in pieces)
+        return f"{indent}raise NotImplementedError(\n{strings}{indent})\n"
+
+
+def quoted(text: str) -> str:
+    """`text` as a double-quoted Python string literal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def split_words(text: str, width: int) -> list[str]:
+    """`text` cut after spaces into pieces whose literals fit in `width` (a word longer than
+    `width` stays whole); joined, the pieces give `text` back."""
+    pieces, current = [], ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and len(quoted(candidate + " ")) - 2 > width:
+            pieces.append(current + " ")
+            current = word
+        else:
+            current = candidate
+    return [*pieces, current]
 
 
 def week_folders(root: Path) -> dict[int, Path]:
@@ -145,6 +175,34 @@ def stub_text(text: str, path: Path, from_week: int = 1) -> str:
     return "".join(lines)
 
 
+def hide_answers(text: str, path: Path, from_week: int = 1) -> str:
+    """The learner's version of a lesson: each `<!-- ANSWER N.M -->` ... `<!-- END ANSWER N.M -->`
+    region of a task of week >= from_week becomes a note that the answer is theirs to write."""
+    out, hiding = [], None
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        marker = ANSWER.match(line.rstrip("\n"))
+        if marker and not marker["end"]:
+            if hiding is not None:
+                raise CourseError(f"{path}:{number}: ANSWER {marker['number']} inside {hiding}")
+            out.append(line)
+            if int(marker["number"].split(".")[0]) >= from_week:
+                hiding = marker["number"]
+                out.append(
+                    f"*Task {hiding} is yours to write: this block shows its answer in the "
+                    "reference edition, so the workbook leaves it out.*\n"
+                )
+        elif marker:
+            if hiding not in (None, marker["number"]):
+                raise CourseError(f"{path}:{number}: END ANSWER {marker['number']} inside {hiding}")
+            hiding = None
+            out.append(line)
+        elif hiding is None:
+            out.append(line)
+    if hiding is not None:
+        raise CourseError(f"{path}: ANSWER {hiding} has no END ANSWER line")
+    return "".join(out)
+
+
 def restore_text(workbook_text: str, reference: Sequence[Task]) -> str:
     """Put the reference bodies back between the markers of a learner's file."""
     bodies = {task.number: task.body for task in reference}
@@ -153,9 +211,11 @@ def restore_text(workbook_text: str, reference: Sequence[Task]) -> str:
     while index < len(lines):
         out.append(lines[index])
         begin = BEGIN.match(lines[index].rstrip("\n"))
-        if begin and index + 1 < len(lines) and STUB.search(lines[index + 1]):
-            out.extend(bodies[begin["number"]])
-            index += 1  # skip the stub line
+        if begin:
+            end = next(i for i in range(index, len(lines)) if END.match(lines[i].rstrip("\n")))
+            if STUB.match("".join(lines[index + 1 : end]).lstrip()):
+                out.extend(bodies[begin["number"]])
+                index = end - 1  # the stub's lines are dropped; the END line comes next
         index += 1
     return "".join(out)
 
@@ -180,15 +240,25 @@ def write_workbook(dest: Path, from_week: int = 1, root: Path = REPO_ROOT) -> in
     sources = {path.relative_to(root) for path in source_files(root)}
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
+    stubbed_files = []
+    lesson_folders = {folder.name for folder in week_folders(root).values()}
     try:
         for relative in tracked_files(root):
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if relative in sources:
                 text = (root / relative).read_text(encoding="utf-8")
-                target.write_text(stub_text(text, relative, from_week), encoding="utf-8")
+                learner = stub_text(text, relative, from_week)
+                target.write_text(learner, encoding="utf-8")
+                if learner != text:
+                    stubbed_files.append(relative)
+            elif relative.suffix == ".md" and relative.parts[0] in lesson_folders:
+                text = (root / relative).read_text(encoding="utf-8")
+                target.write_text(hide_answers(text, relative, from_week), encoding="utf-8")
             else:
                 shutil.copy2(root / relative, target)
+        if stubbed_files:
+            (staging / "ruff.toml").write_text(lint_allowance(stubbed_files), encoding="utf-8")
         git = ["git", "-c", "user.name=Tiny GPT course", "-c", "user.email=course@localhost"]
         subprocess.run([*git, "init", "-q"], cwd=staging, check=True)
         subprocess.run([*git, "add", "-A"], cwd=staging, check=True)
@@ -200,20 +270,56 @@ def write_workbook(dest: Path, from_week: int = 1, root: Path = REPO_ROOT) -> in
     return stubbed
 
 
+def lint_allowance(stubbed_files: Sequence[Path]) -> str:
+    """The edition's ruff.toml: the course's settings, and unused names allowed where stubs are
+    (an import or variable that only a task's lines use is unused until the learner writes them)."""
+    lines = [
+        "# Written by `make workbook`: the course's ruff settings (pyproject.toml), and one",
+        "# allowance. A stub leaves the imports and variables its task's code needs unused",
+        "# (ruff's F401, F841) until you write the task. Delete this file when every task is",
+        "# done: the reference has no such allowance.",
+        'extend = "pyproject.toml"',
+        "",
+        "[lint.extend-per-file-ignores]",
+        *(f'"{path.as_posix()}" = ["F401", "F841"]' for path in sorted(stubbed_files)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def stubs_left(weeks: Iterable[int] | None = None, root: Path = REPO_ROOT) -> list[str]:
+    """'week 3 task 3.2 is not done yet (<file>)' for each stub still there (in `weeks`; None:
+    every week), in task order. The reference has none; a learner's edition has one per task
+    not yet written."""
+    weeks = set(week_folders(root)) if weeks is None else set(weeks)
+    left = []
+    for path in source_files(root):
+        for match in STUB.finditer(path.read_text(encoding="utf-8")):
+            week, task = map(int, match["number"].split("."))
+            if week in weeks:
+                where = path.relative_to(root)
+                left.append(
+                    ((week, task), f"week {week} task {week}.{task} is not done yet ({where})")
+                )
+    return [line for _, line in sorted(left)]
+
+
 def graded_tasks(root: Path = REPO_ROOT) -> dict[str, list[str]]:
-    """Task number -> the test files whose tests carry `@pytest.mark.task("N.M")`."""
-    marker = re.compile(r"""pytest\.mark\.task\(\s*(["'])(?P<number>\d+\.\d+)\1""")
+    """Task number -> the test files whose tests carry `@pytest.mark.task("N.M", ...)`."""
+    marker = re.compile(r"pytest\.mark\.task\((?P<args>[^)]*)\)")
+    number = re.compile(r"""(["'])(?P<number>\d+\.\d+)\1""")
     graded: dict[str, list[str]] = {}
     for folder in week_folders(root).values():
         for path in sorted(folder.rglob("test_*.py")):
-            for match in marker.finditer(path.read_text(encoding="utf-8")):
-                graded.setdefault(match["number"], []).append(str(path.relative_to(root)))
+            for mark in marker.finditer(path.read_text(encoding="utf-8")):
+                for match in number.finditer(mark["args"]):
+                    graded.setdefault(match["number"], []).append(str(path.relative_to(root)))
     return graded
 
 
 def marker_problems(root: Path = REPO_ROOT) -> list[str]:
     """What breaks the rules: numbers unique, each task in its own week's folder, numbered
-    1, 2, ... within a week, graded by at least one test, named in the week's lesson."""
+    1, 2, ... within a week, graded by at least one test, named in the week's lesson, and its
+    answer shown in a lesson only inside an ANSWER region."""
     problems: list[str] = []
     by_week: dict[int, list[int]] = {}
     tasks = all_tasks(root)
@@ -238,6 +344,40 @@ def marker_problems(root: Path = REPO_ROOT) -> list[str]:
             problems.append(f"task {task.number} is graded by no test (pytest.mark.task)")
     for number in sorted(set(graded) - seen):
         problems.append(f"tests grade task {number}, which is marked nowhere")
+    return problems + answer_problems(tasks, root)
+
+
+def code_key(line: str) -> str:
+    """A line of code without its comment and spaces: how a lesson's copy of it is recognised."""
+    return re.sub(r"\s+", "", line.split("#")[0])
+
+
+def answer_problems(tasks: Sequence[Task], root: Path) -> list[str]:
+    """ANSWER regions that are broken or name no task, and task lines that a week's lessons show
+    outside them (the workbook would print the answer next to the stub)."""
+    problems = []
+    numbers = {task.number for task in tasks}
+    for folder in week_folders(root).values():
+        for path in sorted(folder.rglob("*.md")):
+            relative = path.relative_to(root)
+            text = path.read_text(encoding="utf-8")
+            try:
+                shown = {code_key(line) for line in hide_answers(text, relative).splitlines()}
+            except CourseError as error:
+                problems.append(str(error))
+                continue
+            for match in re.finditer(r"<!-- ANSWER (\d+\.\d+) -->", text):
+                if match[1] not in numbers:
+                    problems.append(f"{relative}: ANSWER {match[1]} names no task")
+            for task in (t for t in tasks if t.path.parts[0] == folder.name):
+                leaked = [line for line in task.body if len(code_key(line)) > 15]
+                leaked = [line.strip() for line in leaked if code_key(line) in shown]
+                if leaked:
+                    problems.append(
+                        f"{relative} shows task {task.number}'s line {leaked[0]!r} outside an "
+                        f"ANSWER region (<!-- ANSWER {task.number} --> ... "
+                        f"<!-- END ANSWER {task.number} -->)"
+                    )
     return problems
 
 
@@ -258,7 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="weeks before this one stay solved (default 1: every week to write)",
     )
     commands.add_parser("check", help="check the task markers")
+    left = commands.add_parser("left", help="list the tasks still stubs (nothing: none left)")
+    left.add_argument("--through", type=int, help="only weeks 1 to this one")
     args = parser.parse_args(argv)
+    if args.command == "left":
+        through = max(week_folders(REPO_ROOT)) if args.through is None else args.through
+        print("\n".join(stubs_left(range(1, through + 1))), end="")
+        return 0
     if args.command == "check":
         problems = marker_problems()
         for problem in problems:

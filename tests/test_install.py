@@ -13,6 +13,8 @@ import pytest
 
 from tests.test_layering import LAYERS
 
+pytestmark = pytest.mark.needs_weeks(0)  # imports and packaging; runs no task but one test
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = [*LAYERS, "week6_optimizations.bench", "week6_optimizations.distributed"]
 
@@ -48,6 +50,7 @@ def test_every_week_but_the_mlx_port_imports_without_mlx():
     assert done.stdout.strip() == "imported"
 
 
+@pytest.mark.needs_weeks(5)
 def test_a_model_trains_and_samples_without_mlx():
     code = """
 import torch

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.needs_weeks(0)  # reads the source; runs no task (but see below)
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     "shared",
@@ -163,6 +165,7 @@ def test_imports_inside_functions_count():
 # ----------------------------------------------------------------------------- what really loads
 
 
+@pytest.mark.needs_weeks(3)  # builds and trains a week-3 model
 def test_week3_alone_loads_no_later_week():
     """Building a model with every week-3 option imports week 3 and `shared`, nothing later."""
     script = textwrap.dedent(

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -49,14 +50,19 @@ def test_stubbing_then_restoring_gives_every_reference_file_back_byte_for_byte()
         assert restore_text(stubbed, tasks_in(text, relative)) == text, relative
 
 
-def test_a_stub_says_what_to_write_and_where_to_read():
-    task = TASKS[0]
+@pytest.mark.parametrize("task", TASKS, ids=lambda task: task.number)
+def test_a_stub_says_what_to_write_and_where_to_read(task):
     text = (ROOT / task.path).read_text(encoding="utf-8")
     stubbed = stub_text(text, task.path).splitlines()
-    line = stubbed[task.begin + 1].strip()
-    assert line.startswith(f'raise NotImplementedError("Task {task.number}: {task.what}')
-    assert line.endswith(f'see {task.lesson}, section {task.section}")')
-    assert stubbed[task.begin + 2].strip() == f"# END TASK {task.number}"
+    begin = next(i for i, line in enumerate(stubbed) if f"# BEGIN TASK {task.number} " in line)
+    end = stubbed.index(f"{stubbed[begin].split('#')[0]}# END TASK {task.number}", begin)
+    stub = textwrap.dedent("\n".join(stubbed[begin + 1 : end]))
+    with pytest.raises(NotImplementedError) as raised:
+        exec(stub)  # the lines between the markers: one raise, nothing else
+    assert str(raised.value) == (
+        f"Task {task.number}: {task.what} - see {task.lesson}, section {task.section}"
+    )
+    assert all(len(line) <= 100 for line in stubbed[begin : end + 1])
 
 
 @pytest.mark.parametrize(
@@ -102,6 +108,19 @@ def test_the_workbook_is_a_git_repository_with_one_commit_and_imports(workbook):
     imports = "; ".join(f"import {folder.name}" for folder in week_folders(workbook).values())
     result = subprocess.run([sys.executable, "-c", imports], cwd=workbook, capture_output=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_workbook_passes_the_courses_lint(workbook):
+    for check in (["check", "."], ["format", "--check", "."]):
+        result = course(workbook, "ruff", *check)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_in_the_workbook_the_cross_week_tests_wait_for_the_tasks(workbook):
+    result = course(workbook, "pytest", "tests", "-rs", "-x")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"waits for the workbook: week 1 task 1\.1 is not done yet", result.stdout)
+    assert re.search(r"\d+ passed", result.stdout)  # the tests that run no task still run
 
 
 def test_writing_over_an_existing_folder_is_refused(workbook):

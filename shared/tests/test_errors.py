@@ -57,6 +57,17 @@ def test_an_os_error_without_a_file_keeps_its_traceback():
         run_cli(_raising(OSError(errno.EIO, "Input/output error")))
 
 
+def test_a_workbook_stub_is_one_line_naming_the_task(capsys):
+    stub = NotImplementedError("Task 3.2: the attention weights - see week3_model/README.md")
+    assert run_cli(_raising(stub)) == 2
+    assert capsys.readouterr().err == f"error: not written yet: {stub}\n"
+
+
+def test_any_other_not_implemented_error_keeps_its_traceback():
+    with pytest.raises(NotImplementedError):
+        run_cli(_raising(NotImplementedError("an abstract method")))
+
+
 def test_a_bug_keeps_its_traceback():
     with pytest.raises(ZeroDivisionError):
         run_cli(_raising(ZeroDivisionError()))

@@ -83,13 +83,90 @@ def test_tasks_are_found_and_stubbed_with_their_lesson(course):
     text = (course / "week1_demo" / "core.py").read_text()
     stub = workbook.stub_text(text, Path("week1_demo/core.py"))
     assert (
-        '    raise NotImplementedError("Task 1.1: return twice x - see week1_demo/README.md, '
-        'section Doubling")\n' in stub
-    )
+        "    raise NotImplementedError(\n"
+        '        "Task 1.1: return twice x - see week1_demo/README.md, section Doubling"\n'
+        "    )\n"
+    ) in stub
     assert "return 2 * x" not in stub and 'return "kept"' in stub
     assert workbook.restore_text(stub, tasks) == text
     later = workbook.stub_text(text, Path("week1_demo/core.py"), from_week=2)
     assert later == text  # week 1 stays solved from week 2 on
+
+
+def test_a_long_stub_is_laid_out_as_ruff_format_would(tmp_path):
+    what = "return twice x, " + "and say so at some length, " * 5 + "then stop"
+    text = SOURCE.format(week=1).replace("return twice x", what)
+    stub = workbook.stub_text(text, Path("week1_demo/core.py"))
+    lines = stub.splitlines()
+    begin = next(i for i, line in enumerate(lines) if "BEGIN TASK" in line)
+    raise_lines = lines[begin + 1 : next(i for i, line in enumerate(lines) if "END TASK" in line)]
+    assert raise_lines[0] == "    raise NotImplementedError(" and raise_lines[-1] == "    )"
+    assert all(len(line) <= workbook.LINE_LENGTH for line in raise_lines)
+    message = "".join(eval(line) for line in raise_lines[1:-1])  # the strings, concatenated
+    assert message == f"Task 1.1: {what} - see week1_demo/README.md, section Doubling"
+    path = tmp_path / "core.py"
+    path.write_text(stub)
+    formatter = [sys.executable, "-m", "ruff", "format", "--check", "--line-length", "100", path]
+    assert subprocess.run(formatter, capture_output=True).returncode == 0
+    tasks = workbook.tasks_in(text, Path("week1_demo/core.py"))
+    assert workbook.restore_text(stub, tasks) == text
+
+
+def test_stubs_left_and_the_lint_allowance_of_an_edition(course, tmp_path):
+    assert workbook.stubs_left(root=course) == []
+    dest = tmp_path / "edition"
+    workbook.write_workbook(dest, from_week=2, root=course)
+    assert workbook.stubs_left(root=dest) == [
+        "week 2 task 2.1 is not done yet (week2_demo/core.py)"
+    ]
+    assert workbook.stubs_left([1], root=dest) == []
+    allowance = (dest / "ruff.toml").read_text()
+    assert 'extend = "pyproject.toml"' in allowance
+    assert '"week2_demo/core.py" = ["F401", "F841"]' in allowance
+    assert "week1_demo" not in allowance
+
+
+def test_a_notebook_waits_for_its_weeks_tasks(course, tmp_path):
+    from shared.notebooks import waiting_for
+
+    dest = tmp_path / "edition"
+    workbook.write_workbook(dest, from_week=2, root=course)
+    assert waiting_for(dest / "week1_demo" / "lesson.ipynb", dest) is None
+    assert waiting_for(dest / "week2_demo" / "lesson.ipynb", dest) == (
+        "waits for the workbook: week 2 task 2.1 is not done yet (week2_demo/core.py)"
+    )
+    assert waiting_for(tmp_path / "elsewhere.ipynb", dest) is None
+
+
+def test_a_lesson_keeps_its_answers_out_of_the_workbook(course, tmp_path):
+    readme = course / "week2_demo" / "README.md"
+    answer = "<!-- ANSWER 2.1 -->\n```python\nreturn 2 * x\n```\n<!-- END ANSWER 2.1 -->\n"
+    readme.write_text(readme.read_text() + answer + "after\n")
+    assert workbook.marker_problems(course) == []
+    hidden = workbook.hide_answers(readme.read_text(), Path("week2_demo/README.md"))
+    assert "2 * x" not in hidden and "Task 2.1 is yours to write" in hidden
+    assert hidden.endswith("<!-- END ANSWER 2.1 -->\nafter\n")
+    assert workbook.hide_answers(readme.read_text(), Path("r"), from_week=3) == readme.read_text()
+    dest = tmp_path / "edition"
+    workbook.write_workbook(dest, root=course)
+    assert (dest / "week2_demo" / "README.md").read_text() == hidden
+    readme.write_text(readme.read_text().replace("<!-- END ANSWER 2.1 -->\n", ""))
+    assert workbook.marker_problems(course) == [
+        "week2_demo/README.md: ANSWER 2.1 has no END ANSWER line"
+    ]
+    readme.write_text("# Week 2\n\nTask 2.1\n\n    return 2 * x  # shown\n<!-- ANSWER 7.1 -->\n")
+    assert workbook.marker_problems(course) == [
+        "week2_demo/README.md: ANSWER 7.1 has no END ANSWER line"
+    ]
+    readme.write_text("# Week 2\n\nTask 2.1\n\n    return 2 * x  # shown\n")
+    (course / "week2_demo" / "core.py").write_text(
+        SOURCE.format(week=2).replace("return 2 * x", "return x + x + x + x - x - x")
+    )
+    readme.write_text(readme.read_text() + "return x + x + x + x - x - x\n")
+    (problem,) = workbook.marker_problems(course)
+    assert problem.startswith(
+        "week2_demo/README.md shows task 2.1's line 'return x + x + x + x - x - x'"
+    )
 
 
 def test_marker_problems_are_named(course):

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from week1_setup.bigram import ByteBigram
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 def test_bits_are_exactly_minus_log2_of_the_smoothed_counts():
     model = ByteBigram(smoothing=1.0).fit(b"abab")
     # Pairs seen: ab twice, ba once. Row 'a': count(a,b)=2 of 2; row 'b': count(b,a)=1 of 1.
@@ -24,8 +23,7 @@ def test_bits_are_exactly_minus_log2_of_the_smoothed_counts():
     assert model.total_bits(b"abab") == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 @given(st.binary(min_size=2, max_size=200), st.floats(0.01, 5))
 @settings(max_examples=40, deadline=None)
 def test_every_row_is_a_probability_distribution(data, k):
@@ -54,8 +52,7 @@ def _entropy_rate(transitions: np.ndarray) -> float:
     return float(pi @ row_entropy)
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 def test_on_a_markov_source_it_reaches_the_entropy_rate():
     transitions = np.array(
         [
@@ -70,8 +67,7 @@ def test_on_a_markov_source_it_reaches_the_entropy_rate():
     assert model.bits_per_byte(held_out) == pytest.approx(_entropy_rate(transitions), abs=0.01)
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 def test_uniform_random_bytes_cost_eight_bits():
     # 65,536 pairs need many samples: with ~90 per pair the estimation overhead is ~0.01 bits.
     rng = np.random.default_rng(0)
@@ -79,8 +75,7 @@ def test_uniform_random_bytes_cost_eight_bits():
     assert ByteBigram(smoothing=1.0).fit(train).bits_per_byte(test) == pytest.approx(8.0, abs=0.02)
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 def test_sampling_is_seeded():
     model = ByteBigram().fit(b"to be or not to be, that is the question")
     assert model.sample(50, seed=3) == model.sample(50, seed=3)

@@ -95,8 +95,7 @@ def test_corpus_stats_counts_exactly():
     assert corpus_stats("no newline").n_lines == 1
 
 
-@pytest.mark.task("1.2")
-@pytest.mark.task("1.3")
+@pytest.mark.task("1.2", "1.3")
 def test_baseline_scores_the_validation_split(corpus, capsys):
     assert main(["baseline", "--corpus", str(corpus), "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

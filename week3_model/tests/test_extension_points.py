@@ -52,14 +52,7 @@ class CountingPosition(RecordingNoPosition):
         return Counting
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_a_new_attention_registers_without_editing_week3(monkeypatch, make_config, model):
     monkeypatch.setitem(ATTENTION._entries, "test_sdpa", TorchAttention)
     other = GPT(make_config(attention="test_sdpa")).eval()
@@ -70,14 +63,7 @@ def test_a_new_attention_registers_without_editing_week3(monkeypatch, make_confi
         torch.testing.assert_close(other(idx)[0], model(idx)[0], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_a_new_position_encoding_gets_absolute_positions(monkeypatch, make_config):
     monkeypatch.setitem(POSITION._entries, "test_none", RecordingNoPosition)
     model = GPT(make_config(position="test_none", n_layer=1)).eval()
@@ -88,12 +74,7 @@ def test_a_new_position_encoding_gets_absolute_positions(monkeypatch, make_confi
     assert model.position_encoding.seen == [[0, 1, 2], [0, 1, 2, 3, 4]]
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_a_position_encoding_adapts_any_attention(monkeypatch, make_config):
     monkeypatch.setitem(POSITION._entries, "test_counting", CountingPosition)
     monkeypatch.setitem(ATTENTION._entries, "test_sdpa", TorchAttention)

@@ -13,15 +13,7 @@ from shared.errors import CourseError
 from week3_model import GPT, GPTConfig, LayerNorm
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
-@pytest.mark.task("3.9")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9")
 def test_forward_shapes(model):
     idx = torch.randint(0, 61, (3, 10))
     logits, loss = model(idx)
@@ -31,14 +23,7 @@ def test_forward_shapes(model):
     assert loss.shape == ()
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 @settings(max_examples=25, deadline=None)
 @given(
     data=st.data(),
@@ -57,14 +42,7 @@ def test_changing_the_future_never_changes_the_past(frozen_model, data, length):
     torch.testing.assert_close(logits[:, : t + 1], other_logits[:, : t + 1], atol=1e-5, rtol=0)
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_the_future_does_matter(model):
     """The causal test above would pass for a model that ignores its input; this one would not."""
     idx = torch.randint(0, 61, (1, 8))
@@ -74,14 +52,7 @@ def test_the_future_does_matter(model):
         assert not torch.allclose(model(idx)[0][:, 3:], model(other)[0][:, 3:])
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_attention_weights_of_the_model_are_causal(model):
     for block in model.blocks:
         block.attn.keep_weights = True
@@ -93,14 +64,7 @@ def test_attention_weights_of_the_model_are_causal(model):
         assert torch.all(weights.triu(1) == 0)
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
-@pytest.mark.task("3.9")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.7", "3.8", "3.9")
 @pytest.mark.parametrize("tie_weights", [pytest.param(True, marks=pytest.mark.task("3.6")), False])
 def test_every_parameter_gets_a_finite_nonzero_gradient(make_config, tie_weights):
     torch.manual_seed(0)
@@ -116,15 +80,7 @@ def test_every_parameter_gets_a_finite_nonzero_gradient(make_config, tie_weights
         assert parameter.grad.abs().sum() > 0, name
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
-@pytest.mark.task("3.9")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9")
 def test_loss_at_initialisation_is_log_vocab_size(make_config):
     torch.manual_seed(0)
     config = make_config(vocab_size=512, n_embd=64)
@@ -134,15 +90,7 @@ def test_loss_at_initialisation_is_log_vocab_size(make_config):
     assert abs(loss.item() - math.log(512)) < 0.1
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
-@pytest.mark.task("3.9")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9")
 def test_a_tiny_model_overfits_one_batch(make_config):
     torch.manual_seed(0)
     model = GPT(make_config())
@@ -157,15 +105,7 @@ def test_a_tiny_model_overfits_one_batch(make_config):
     assert loss.item() < 0.05
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
-@pytest.mark.task("3.9")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9")
 def test_targets_of_minus_one_are_ignored(model):
     idx = torch.randint(0, 61, (2, 8))
     targets = torch.randint(0, 61, (2, 8))
@@ -176,14 +116,7 @@ def test_targets_of_minus_one_are_ignored(model):
     torch.testing.assert_close(loss, kept)
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_input_errors_are_clear(model):
     with pytest.raises(CourseError, match="longer than block_size=16"):
         model(torch.zeros(1, 17, dtype=torch.long))
@@ -193,16 +126,14 @@ def test_input_errors_are_clear(model):
         model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(4, dtype=torch.long))
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_embed_adds_the_position_table_to_the_token_embeddings(model):
     idx = torch.randint(0, 61, (2, 5))
     expected = model.token_embedding(idx) + model.position_encoding.table.weight[:5]
     torch.testing.assert_close(model.embed(idx), expected, atol=0, rtol=0)
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_weight_tying_shares_one_tensor(make_config):
     tied = GPT(make_config(tie_weights=True))
     assert tied.lm_head.weight is tied.token_embedding.weight
@@ -212,14 +143,7 @@ def test_weight_tying_shares_one_tensor(make_config):
     assert untied.num_parameters() - tied.num_parameters() == V * C
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_eval_is_deterministic_and_dropout_acts_in_training(make_config):
     torch.manual_seed(0)
     model = GPT(make_config(dropout=0.2))
@@ -230,8 +154,7 @@ def test_eval_is_deterministic_and_dropout_acts_in_training(make_config):
     torch.testing.assert_close(model(idx)[0], model(idx)[0], atol=0, rtol=0)
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_gpt2_initialisation(make_config):
     torch.manual_seed(0)
     config = make_config(n_layer=8, n_embd=128, block_size=64)
@@ -283,8 +206,7 @@ def test_parameter_breakdown_matches_the_formula(V, T, L, H, C, tied):
     assert model.num_parameters(include_embeddings=False) == model.num_parameters() - embeddings
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_gpt2_small_has_124_439_808_parameters():
     with torch.device("meta"):
         model = GPT(GPTConfig(vocab_size=50257))

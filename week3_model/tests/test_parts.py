@@ -104,8 +104,7 @@ def test_split_and_merge_heads_are_inverse_reshapes(make_config):
     torch.testing.assert_close(attention.merge_heads(heads), x)
 
 
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
+@pytest.mark.task("3.2", "3.3")
 def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.manual_seed(0)
     config = make_config()
@@ -119,8 +118,7 @@ def test_attention_matches_torch_scaled_dot_product(make_config):
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
+@pytest.mark.task("3.2", "3.3")
 def test_attention_is_project_attend_output(make_config):
     config = make_config()
     attention = CausalSelfAttention(config).eval()
@@ -133,8 +131,7 @@ def test_attention_is_project_attend_output(make_config):
     torch.testing.assert_close(attention.output(y), attention(x), atol=0, rtol=0)
 
 
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
+@pytest.mark.task("3.2", "3.3")
 def test_the_last_queries_over_all_keys_are_the_last_rows(make_config):
     """`attend` takes T queries that are the last T of S keys: the mask is rows S-T..S-1."""
     config = make_config()
@@ -145,8 +142,7 @@ def test_the_last_queries_over_all_keys_are_the_last_rows(make_config):
     torch.testing.assert_close(attention.attend(q[:, :, -1:], k, v), every_row[:, :, -1:])
 
 
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
+@pytest.mark.task("3.2", "3.3")
 def test_attention_keeps_weights_only_when_asked(make_config):
     config = make_config()
     attention = CausalSelfAttention(config).eval()
@@ -167,11 +163,7 @@ def test_causal_mask_is_a_non_persistent_buffer(make_config):
     assert "future" not in attention.state_dict()
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5")
 def test_block_shapes_and_residual(make_config):
     config = make_config()
     block = Block(config).eval()

@@ -53,14 +53,7 @@ def tied():
     return hf_gpt2(tie=True)
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_tied_gpt2_logits_match(tied):
     ours = gpt_from_gpt2_state_dict(tied.state_dict(), n_head=4)
     assert ours.config == GPTConfig(
@@ -70,13 +63,7 @@ def test_tied_gpt2_logits_match(tied):
     assert max_logit_error(tied, ours) < 1e-5
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.7", "3.8")
 def test_untied_gpt2_logits_match():
     hf = hf_gpt2(tie=False)
     ours = gpt_from_gpt2_state_dict(hf.state_dict(), n_head=4)
@@ -84,14 +71,7 @@ def test_untied_gpt2_logits_match():
     assert max_logit_error(hf, ours) < 1e-5
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_names_without_prefix_and_mask_buffers(tied):
     state = {k.removeprefix("transformer."): v for k, v in tied.state_dict().items()}
     state.pop("lm_head.weight")  # as in the published model.safetensors
@@ -109,28 +89,14 @@ def test_course_names():
     assert course_name("ln_f.bias") == "ln_f.bias"
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_explicit_config(tied):
     config = GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64)
     ours = gpt_from_gpt2_state_dict(tied.state_dict(), config)
     assert max_logit_error(tied, ours) < 1e-5
 
 
-@pytest.mark.task("3.1")
-@pytest.mark.task("3.2")
-@pytest.mark.task("3.3")
-@pytest.mark.task("3.4")
-@pytest.mark.task("3.5")
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
-@pytest.mark.task("3.8")
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
 def test_from_safetensors_with_and_without_config_json(tied, tmp_path):
     state = {k.removeprefix("transformer."): v.contiguous() for k, v in tied.state_dict().items()}
     del state["lm_head.weight"]
@@ -148,8 +114,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
         gpt_from_safetensors(tmp_path / "model.safetensors")
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_wrong_weights_are_clear_errors(tied):
     state = dict(tied.state_dict())
     with pytest.raises(CourseError, match="not a GPT-2 state dict: no 'wpe.weight'"):
@@ -165,8 +130,7 @@ def test_wrong_weights_are_clear_errors(tied):
         gpt_from_gpt2_state_dict(missing, n_head=4, config=GPTConfig(**shape_of(2)))
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_tied_config_refuses_a_separate_head():
     hf = hf_gpt2(tie=False)
     with pytest.raises(CourseError, match="tie_weights is true but these weights have a separate"):

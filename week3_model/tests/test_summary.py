@@ -8,8 +8,7 @@ from shared.errors import run_cli
 from week3_model.summary import format_breakdown, main
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_gpt2_small_by_default(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
@@ -17,8 +16,7 @@ def test_gpt2_small_by_default(capsys):
     assert "without embeddings: 85,056,000" in out
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_config_file_overrides_and_vocab_size(tmp_path, capsys):
     path = tmp_path / "baby.yaml"
     path.write_text("model:\n  block_size: 64\n  n_layer: 4\n  n_head: 4\n  n_embd: 128\n")
@@ -42,8 +40,7 @@ def test_format_breakdown_shares():
     ]
 
 
-@pytest.mark.task("3.6")
-@pytest.mark.task("3.7")
+@pytest.mark.task("3.6", "3.7")
 def test_vocab_size_comes_from_the_configs_tokenizer(tmp_path, capsys):
     path = tmp_path / "bytes.yaml"
     path.write_text("tokenizer:\n  kind: bytes\nmodel:\n  n_layer: 1\n  n_head: 2\n  n_embd: 8\n")

@@ -40,11 +40,7 @@ def expected_text(checkpoint, prompt: str, n: int, seed: int, settings: Sampling
     return prompt + "".join(pieces) + "\n"
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.2")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.2", "5.3", "5.4", "5.5")
 def test_sample_prints_the_prompt_and_the_seeded_continuation(checkpoint, capsys):
     flags = "--prompt ROMEO: --max-new-tokens 25 --temperature 1.0 --top-k 50 --top-p 0.9"
     assert main(sample("--checkpoint", str(checkpoint), "--seed", "3", flags=flags)) == 0
@@ -57,10 +53,7 @@ def test_sample_prints_the_prompt_and_the_seeded_continuation(checkpoint, capsys
     assert capsys.readouterr().out != out
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_sample_without_checkpoint_uses_the_latest_run_and_run_seed(make_checkpoint, capsys):
     older = make_checkpoint("older")
     newer = make_checkpoint("newer")
@@ -75,8 +68,7 @@ def test_sample_without_checkpoint_uses_the_latest_run_and_run_seed(make_checkpo
     assert captured.out == expected_text(newer, "To be", 10, 7, default)
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_the_checkpoints_sample_section_is_the_default_and_flags_override_it(
     make_checkpoint, capsys
 ):
@@ -88,10 +80,7 @@ def test_the_checkpoints_sample_section_is_the_default_and_flags_override_it(
     assert capsys.readouterr().out == expected_text(run, "JULIET:", 2, 0, GREEDY)
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_an_empty_prompt_starts_from_the_end_of_text_token(checkpoint, capsys):
     main(sample("--checkpoint", str(checkpoint), "--max-new-tokens", "8", "--seed", "1"))
     loaded = load_checkpoint(checkpoint)
@@ -106,8 +95,7 @@ def test_an_empty_prompt_starts_from_the_end_of_text_token(checkpoint, capsys):
     assert capsys.readouterr().out == "".join(pieces) + "\n"
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_stop_strings_cut_the_output(make_checkpoint, capsys):
     run = make_checkpoint("s", temperature=0.0)
     main(sample("--checkpoint", str(run), "--prompt", "O", "--max-new-tokens", "12"))
@@ -119,10 +107,7 @@ def test_stop_strings_cut_the_output(make_checkpoint, capsys):
     assert capsys.readouterr().out == "O" + full[: full.find(stop)] + "\n"
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_a_prompt_longer_than_the_context_is_cropped_with_a_notice(checkpoint, capsys):
     long_prompt = "x" * 40  # 40 byte tokens, block_size 16
     flags = f"--prompt {long_prompt} --max-new-tokens 3"
@@ -132,8 +117,7 @@ def test_a_prompt_longer_than_the_context_is_cropped_with_a_notice(checkpoint, c
     assert captured.out.startswith(long_prompt)
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_interactive_answers_every_line_until_end_of_input(checkpoint, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"ROMEO:\nJULIET:\n")))
     flags = "--interactive --temperature 0 --max-new-tokens 5"
@@ -144,10 +128,7 @@ def test_interactive_answers_every_line_until_end_of_input(checkpoint, monkeypat
     assert out == romeo + juliet
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_interactive_shows_a_prompt_marker_on_a_terminal(checkpoint, byte_tokenizer):
     from week5_generation.loading import load_source
     from week5_generation.session import interactive, resolve_settings
@@ -199,10 +180,7 @@ def gpt2_weights(tmp_path):
     return folder / "model.safetensors"
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_gpt2_safetensors_end_to_end(gpt2_weights, runs_dir, capsys):
     from shared.data import fetch
     from week2_tokenizer import Tokenizer
@@ -229,9 +207,7 @@ def test_weights_that_do_not_fit_gpt2s_tokenizer_are_refused(tmp_path, capsys):
     assert "100 token embeddings, GPT-2's tokenizer has 50257" in capsys.readouterr().err
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.3", "5.4")
 def test_evaluate_gpt2_weights_writes_its_report_under_runs(
     gpt2_weights, runs_dir, tmp_path, capsys, monkeypatch
 ):
@@ -245,9 +221,7 @@ def test_evaluate_gpt2_weights_writes_its_report_under_runs(
     assert "gpt2 (model.safetensors)" in capsys.readouterr().out
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.3", "5.4")
 def test_evaluate_writes_a_report_and_prints_a_row_per_run(
     make_checkpoint, byte_tokenizer, corpus, capsys
 ):
@@ -273,9 +247,7 @@ def test_evaluate_writes_a_report_and_prints_a_row_per_run(
     assert f"report: {first / 'evaluation.md'}" in captured.err
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.3", "5.4")
 def test_evaluate_without_arguments_takes_the_latest_run(checkpoint, capsys, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# a comment\nROMEO:\\n\n\n")
@@ -346,10 +318,7 @@ def test_a_missing_prompt_file_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert "holds no prompts" in capsys.readouterr().err
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.1", "5.3", "5.4", "5.5")
 def test_a_seed_beyond_what_generators_take_is_one_line(checkpoint, capsys):
     from shared.sections import MAX_SEED
 
@@ -361,8 +330,7 @@ def test_a_seed_beyond_what_generators_take_is_one_line(checkpoint, capsys):
     assert run_cli(main, sample("--checkpoint", str(checkpoint), *flags)) == 0
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_interactive_input_that_is_not_utf8_names_stdin_and_the_offset(
     checkpoint, monkeypatch, capsys
 ):
@@ -391,9 +359,7 @@ def test_a_prompts_file_that_is_not_utf8_names_the_file_and_the_offset(tmp_path,
     assert err == f"error: {prompts}: not UTF-8 text (bad byte at offset 7)\n"
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.3")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.3", "5.4")
 def test_evaluate_scores_with_the_runs_own_dtype(
     runs_dir, byte_tokenizer, corpus, capsys, monkeypatch
 ):

@@ -85,8 +85,7 @@ def test_full_context_logits_are_the_models_last_position(model):
     assert torch.equal(FullContextLogits(model)(ids), logits[0, -1])
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.4")
 def test_same_seed_same_tokens_different_seed_different_tokens(model):
     def run(seed: int) -> list[int]:
         settings = SamplingSettings(temperature=1.0)
@@ -105,8 +104,7 @@ def test_generate_refuses_bad_arguments(model):
         list(generate(model, [1], 5, SamplingSettings(top_p=2.0)))
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.4")
+@pytest.mark.task("5.1", "5.4")
 def test_generate_does_not_track_gradients(model):
     step_grad = []
 
@@ -145,8 +143,7 @@ def script_for(text: str) -> list[int]:
     return list(text.encode())
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_generate_text_streams_a_character_split_across_tokens_exactly():
     target = "naïve ☃ 😀 ok"
     script = script_for(target) + [256]
@@ -165,8 +162,7 @@ def test_generate_text_streams_a_character_split_across_tokens_exactly():
     assert len(pieces) > 5  # it really streamed
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_generate_text_cuts_at_a_stop_string_and_stops_generating():
     step = ScriptedLogits(script_for("To be\n\nor not") + [256])
     text = "".join(
@@ -184,8 +180,7 @@ def test_generate_text_cuts_at_a_stop_string_and_stops_generating():
     assert len(step.seen) == len("To be\n\n")  # no token generated after the stop string
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_generate_text_ends_with_a_flushed_invalid_byte():
     text = "".join(
         generate_text(
@@ -200,8 +195,7 @@ def test_generate_text_ends_with_a_flushed_invalid_byte():
     assert text == "a\ufffd"
 
 
-@pytest.mark.task("5.4")
-@pytest.mark.task("5.5")
+@pytest.mark.task("5.4", "5.5")
 def test_generate_text_with_gpt2_tokens_splitting_an_emoji():
     from shared.data import fetch
     from week2_tokenizer import Tokenizer

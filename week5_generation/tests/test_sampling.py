@@ -97,9 +97,7 @@ def test_top_p_on_a_worked_example():
     assert kept(top_p_filter(logits, 0.01)) == {0}
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.2")
-@pytest.mark.task("5.3")
+@pytest.mark.task("5.1", "5.2", "5.3")
 @given(logit_lists, st.integers(1, 10), st.floats(0.05, 1.0), st.floats(0.1, 3.0))
 @settings(max_examples=60, deadline=None)
 def test_filtered_distribution_renormalises_the_survivors(values, k, p, temperature):
@@ -147,9 +145,7 @@ def test_draw_frequencies_match_the_distribution():
     assert chi_square_p_value(counts, wrong) < 1e-6
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.2")
-@pytest.mark.task("5.3")
+@pytest.mark.task("5.1", "5.2", "5.3")
 def test_the_same_seed_gives_the_same_draws_and_different_seeds_differ():
     logits = torch.randn(50, generator=torch.Generator().manual_seed(0))
 
@@ -174,9 +170,7 @@ def test_out_of_range_settings_name_the_setting(temperature, top_k, top_p, key):
         choose_next(torch.zeros(3), make_generator(0), SamplingSettings(temperature, top_k, top_p))
 
 
-@pytest.mark.task("5.1")
-@pytest.mark.task("5.2")
-@pytest.mark.task("5.3")
+@pytest.mark.task("5.1", "5.2", "5.3")
 @pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-45, 1e-300, 5e-324])
 def test_a_tiny_temperature_is_the_greedy_limit_not_nan(temperature):
     logits = torch.tensor([0.3, 2.0, 1.99, -1.0])

@@ -12,7 +12,7 @@ from week6_optimizations.cached_generation import CachedLogits, ContextWindow, W
 from week6_optimizations.kv_cache import KVCache, LayerKVCache, cached_forward
 
 # A rope case also runs tasks 6.1 and 6.2, an sdpa case task 6.3 (the lesson's Tasks table).
-ROPE = pytest.param("rope", marks=[pytest.mark.task("6.1"), pytest.mark.task("6.2")])
+ROPE = pytest.param("rope", marks=pytest.mark.task("6.1", "6.2"))
 SDPA = pytest.param("sdpa", marks=pytest.mark.task("6.3"))
 SAMPLING = {"greedy": GREEDY, "sampled": SamplingSettings(temperature=1.0, top_k=20)}
 
@@ -24,8 +24,7 @@ def run(model, decoder, prompt, n, sampling, seed=7):
     return list(tokens)
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 @pytest.mark.parametrize("position", ["learned", ROPE])
 @pytest.mark.parametrize("attention", ["naive", SDPA])
 def test_cached_forward_equals_full_forward_position_by_position(make_gpt, position, attention):
@@ -89,8 +88,7 @@ class RecordingPosition(LearnedPosition):
         return super().forward(x, positions)
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_cached_tokens_get_their_absolute_positions(monkeypatch):
     monkeypatch.setitem(POSITION._entries, "test_recording", RecordingPosition)
     config = GPTConfig(vocab_size=61, block_size=16, n_layer=1, n_head=4, n_embd=32)
@@ -102,8 +100,7 @@ def test_cached_tokens_get_their_absolute_positions(monkeypatch):
     assert model.position_encoding.seen == [[0, 1, 2], [3]]
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_a_cached_forward_past_block_size_is_a_clear_error(make_gpt):
     model = make_gpt()  # block_size 16
     cache = KVCache(model.config.n_layer, model.config.block_size)
@@ -118,8 +115,7 @@ def test_a_cached_forward_past_block_size_is_a_clear_error(make_gpt):
     assert cache.length == 10  # a refused call leaves the cache as it was
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 @pytest.mark.parametrize("position", ["learned", ROPE])
 @pytest.mark.parametrize("mode", ["greedy", "sampled"])
 def test_cached_generation_equals_week5_generation_past_block_size(make_gpt, position, mode):
@@ -132,9 +128,7 @@ def test_cached_generation_equals_week5_generation_past_block_size(make_gpt, pos
     assert len(set(expected)) > 3  # a varied text, not one repeated token
 
 
-@pytest.mark.task("6.3")
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.3", "6.4", "6.5")
 @pytest.mark.parametrize("position", ["learned", ROPE])
 @pytest.mark.parametrize("mode", ["greedy", "sampled"])
 def test_cached_generation_with_jumps_equals_the_uncached_same_rule(make_gpt, position, mode):
@@ -148,8 +142,7 @@ def test_cached_generation_with_jumps_equals_the_uncached_same_rule(make_gpt, po
     assert run(model, FullContextLogits(model), prompt, 40, SAMPLING[mode]) != expected
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_windowed_reference_with_full_keep_is_week5_cropping(make_gpt):
     model = make_gpt()
     prompt = list(range(20))  # longer than block_size from the start
@@ -176,8 +169,7 @@ def test_keep_out_of_range_is_a_clear_error(keep):
         ContextWindow(block_size=8, keep=keep)
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_cached_logits_restart_for_a_new_sequence(make_gpt):
     model = make_gpt()
     step = CachedLogits(model)

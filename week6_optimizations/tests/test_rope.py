@@ -121,8 +121,7 @@ def test_rope_is_a_subclass_of_the_attention_it_adapts(make_gpt, attention, base
     assert RotaryPosition.attention_class(base) is kind
 
 
-@pytest.mark.task("6.1")
-@pytest.mark.task("6.2")
+@pytest.mark.task("6.1", "6.2")
 def test_rope_attention_rotates_the_last_queries_and_every_key(make_gpt):
     """attend(q, k, v) with T < S rotates q at S-T..S-1 and k at 0..S-1, then attends."""
     model = make_gpt(position="rope")
@@ -149,10 +148,7 @@ def test_rotating_keys_together_gives_each_the_bits_of_rotating_it_alone():
         assert torch.equal(together[:, :, start:end], alone)
 
 
-@pytest.mark.task("6.1")
-@pytest.mark.task("6.2")
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.1", "6.2", "6.4", "6.5")
 @pytest.mark.parametrize("attention", ["naive", SDPA])
 def test_cached_rope_logits_equal_the_full_forward(make_gpt, attention):
     model = make_gpt(position="rope", attention=attention)
@@ -169,8 +165,7 @@ def test_odd_head_size_is_a_clear_error():
         RotaryPosition(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=6))
 
 
-@pytest.mark.task("6.1")
-@pytest.mark.task("6.2")
+@pytest.mark.task("6.1", "6.2")
 def test_rope_model_is_order_aware_without_a_table(make_gpt):
     """Swapping two earlier tokens changes the last logits: positions reach attention."""
     model = make_gpt(position="rope")

@@ -6,7 +6,7 @@ from week6_optimizations.kv_cache import KVCache, cached_forward
 from week6_optimizations.sdpa import SDPAttention
 
 # A case that runs a rope model also runs tasks 6.1 and 6.2 (see the lesson's Tasks table).
-ROPE = pytest.param("rope", marks=[pytest.mark.task("6.1"), pytest.mark.task("6.2")])
+ROPE = pytest.param("rope", marks=pytest.mark.task("6.1", "6.2"))
 
 
 def twin(make_gpt, position, **kwargs):
@@ -37,9 +37,7 @@ def test_sdpa_equals_naive_in_training_mode(make_gpt, position):
         torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-@pytest.mark.task("6.3")
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.3", "6.4", "6.5")
 @pytest.mark.parametrize("position", ["learned", ROPE])
 def test_sdpa_equals_naive_on_cached_chunks(make_gpt, position):
     """Chunks of 5, 3 and 1 tokens through a KV cache: T < S uses the mask rows S-T..S-1."""

@@ -24,7 +24,21 @@ from week6_optimizations.mlx_port.layers import LearnedPosition, RotaryPosition,
 from week6_optimizations.mlx_port.model import MLXGPT, language_model_loss
 from week6_optimizations.mlx_port.tests.fixtures import paired_models, tiny_config
 
-OPTIONS = list(itertools.product(["naive", "sdpa"], ["learned", "rope"], [True, False]))
+# The PyTorch twins of these cases are week 6's own code: in the workbook, tasks 6.1-6.3.
+ROPE_TASKS = pytest.mark.task("6.1", "6.2")
+SDPA_TASK = pytest.mark.task("6.3")
+
+
+def option(attention: str, position: str, tie: bool) -> object:
+    """One (attention, position, tie) case, marked with the week-6 tasks its PyTorch side runs."""
+    marks = [SDPA_TASK] * (attention == "sdpa") + [ROPE_TASKS] * (position == "rope")
+    return pytest.param(attention, position, tie, marks=marks)
+
+
+OPTIONS = [
+    option(*case)
+    for case in itertools.product(["naive", "sdpa"], ["learned", "rope"], [True, False])
+]
 
 
 @pytest.mark.parametrize(("attention", "position", "tie"), OPTIONS)
@@ -73,8 +87,14 @@ def trained_torch_model(config, steps: int = 60, seed: int = 0) -> tuple[GPT, to
     return model.eval(), data[: 4 * T + 1]
 
 
+@SDPA_TASK
 @pytest.mark.parametrize(
-    ("position", "tie"), list(itertools.product(["learned", "rope"], [True, False]))
+    ("position", "tie"),
+    [
+        pytest.param(p, t, marks=[ROPE_TASKS] * (p == "rope"))
+        for p in ("learned", "rope")
+        for t in (True, False)
+    ],
 )
 def test_logits_match_pytorch_on_a_trained_model(position, tie):
     config = tiny_config(vocab_size=257, block_size=32, n_embd=32, position=position)
