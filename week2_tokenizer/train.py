@@ -7,10 +7,15 @@
         give a + b the next id, and replace every (a, b) by it
 
 Recounting every pair after every merge (the loop above, word for word) is clear and slow: its
-cost is merges x corpus. Two facts make it fast without changing one merge:
+cost is merges x corpus. Three facts make it fast without changing one merge:
 1. Count over DISTINCT pre-tokens, each with its frequency (Shakespeare: 15k instead of 300k).
 2. A merge of (a, b) only changes the pre-tokens that contain (a, b). An index pair -> pre-tokens
-   finds them, their pair counts are updated in place, and a heap gives the most frequent pair.
+   finds them, their pair counts are updated in place, and a heap gives the most frequent pair
+   (`PairCounts`, the lesson: it recounts each pre-token it touches).
+3. Inside a pre-token, a merge only changes the pairs next to each occurrence of (a, b). An
+   index pair -> positions (`PairPositions` in pair_index.py, what `learn_merges` uses) updates
+   four counts per occurrence, so a 20 MB pre-token (a file without spaces) costs what its
+   occurrences cost, not 20 MB per merge.
 
 Why ties matter: two runs must learn the same merges, and equal counts are common (every pair
 seen exactly twice, say). Python's max over a dict would pick by insertion order, which depends on
@@ -19,10 +24,9 @@ how the text was chunked; comparing the pairs' bytes makes the result depend on 
 
 from __future__ import annotations
 
-import heapq
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,36 +34,23 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from shared.errors import CourseError
+from week2_tokenizer.pair_index import Pair, PairHeap, PairPositions
 from week2_tokenizer.pretokenize import check_special_tokens, count_pretokens, read_file_chunks
 
 if TYPE_CHECKING:
     from week2_tokenizer.tokenizer import Tokenizer
 
-Pair = tuple[int, int]
 
-
-def descending_key(token: bytes) -> tuple[int, ...]:
-    """A key that sorts byte strings in REVERSE lexicographic order (heapq is a min-heap).
-
-    Each byte b becomes 255 - b, and an end marker 256 (larger than any of those) makes a prefix
-    sort after the longer string, so key(b"ab") < key(b"a") just as b"ab" > b"a".
-    """
-    return (*(255 - b for b in token), 256)
-
-
-class PairCounts:
-    """Pair -> count over weighted words, with the index and heap that make merges cheap.
+class PairCounts(PairHeap):
+    """Pair -> count over weighted words, with an index pair -> words and the lazy heap.
 
     words[i] is one distinct pre-token as a list of token ids, weights[i] how often it occurs.
     where[pair] is the set of words that contain (or once contained) the pair.
-    The heap holds (-count, key(a), key(b), a, b) entries; an entry is stale when its count is
-    no longer the pair's count, and stale entries are fixed when they reach the top.
     """
 
-    def __init__(self, words: list[list[int]], weights: list[int], tokens: list[bytes]) -> None:
-        self.words, self.weights, self.tokens = words, weights, tokens
-        self.keys = [descending_key(t) for t in tokens]
-        self.counts: dict[Pair, int] = defaultdict(int)
+    def __init__(self, words: Sequence[bytes], weights: Sequence[int], tokens: list[bytes]) -> None:
+        super().__init__(tokens)
+        self.words, self.weights = [list(word) for word in words], weights
         self.where: dict[Pair, set[int]] = defaultdict(set)
         # BEGIN TASK 2.2 [The merge loop]: count every word's pairs (times its weight); fill where
         for index, (word, weight) in enumerate(zip(words, weights, strict=True)):
@@ -67,31 +58,12 @@ class PairCounts:
                 self.counts[pair] += weight
                 self.where[pair].add(index)
         # END TASK 2.2
-        self.heap = [self._entry(pair, count) for pair, count in self.counts.items()]
-        heapq.heapify(self.heap)
-
-    def _entry(self, pair: Pair, count: int) -> tuple:
-        a, b = pair
-        return (-count, self.keys[a], self.keys[b], a, b)
-
-    def best(self) -> Pair | None:
-        """The most frequent pair, ties to the greatest (bytes, bytes); None if none is left."""
-        while self.heap:
-            negative, _, _, a, b = self.heap[0]
-            current = self.counts.get((a, b), 0)
-            if current == -negative:
-                return (a, b)
-            heapq.heappop(self.heap)  # stale: the count went down since this entry was pushed
-            if current > 0:
-                heapq.heappush(self.heap, self._entry((a, b), current))
-        return None
+        self.build_heap()
 
     def merge(self, pair: Pair) -> int:
         """Replace `pair` by a new token everywhere; update counts of the touched words only."""
         a, b = pair
-        new = len(self.tokens)
-        self.tokens.append(self.tokens[a] + self.tokens[b])
-        self.keys.append(descending_key(self.tokens[new]))
+        new = self.add_token(a, b)
         counts, where = self.counts, self.where
         grown: set[Pair] = set()
         for index in where.pop(pair):
@@ -108,8 +80,7 @@ class PairCounts:
                     grown.add(fresh)
             self.words[index] = merged
         del counts[pair]
-        for fresh in grown:
-            heapq.heappush(self.heap, self._entry(fresh, counts[fresh]))
+        self.push(grown)
         return new
 
 
@@ -130,13 +101,19 @@ def merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
 
 
 def learn_merges(
-    pretoken_counts: Mapping[bytes, int], n_merges: int, progress: bool = True
+    pretoken_counts: Mapping[bytes, int],
+    n_merges: int,
+    progress: bool = True,
+    index: type[PairCounts] | type[PairPositions] = PairPositions,
 ) -> list[tuple[bytes, bytes]]:
-    """The first `n_merges` BPE merges (fewer if no pair is left) of weighted pre-tokens."""
+    """The first `n_merges` BPE merges (fewer if no pair is left) of weighted pre-tokens.
+
+    index: what counts the pairs and merges them: `PairPositions` (fast: it updates only around
+    each merged occurrence) or `PairCounts` (the lesson's: it recounts each touched word). Both
+    learn the same merges.
+    """
     tokens = [bytes([b]) for b in range(256)]
-    words = [list(pretoken) for pretoken in pretoken_counts]
-    weights = list(pretoken_counts.values())
-    pairs = PairCounts(words, weights, tokens)
+    pairs = index(list(pretoken_counts), list(pretoken_counts.values()), tokens)
     # BEGIN TASK 2.4 [The merge loop]: merge the best pair until n_merges are done or none is left
     merges: list[tuple[bytes, bytes]] = []
     with tqdm(total=n_merges, desc="BPE merges", unit="merge", disable=not progress) as bar:

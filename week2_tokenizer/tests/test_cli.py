@@ -29,11 +29,7 @@ def corpus(tmp_path):
     return path
 
 
-@pytest.mark.task("2.1")
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.1", "2.4", "2.5")
 def test_train_info_encode_decode(tmp_path, corpus, capsys, monkeypatch):
     out_path = tmp_path / "tok.json"
     code, out, _ = run(
@@ -67,10 +63,7 @@ def test_train_info_encode_decode(tmp_path, corpus, capsys, monkeypatch):
     assert out == "hi\n"
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.4", "2.5")
 def test_train_whole_file_and_gpt4(tmp_path, corpus, capsys):
     out_path = tmp_path / "g4.json"
     argv = ["train", "--vocab-size", "290", "--input", str(corpus), "--output", str(out_path)]
@@ -145,8 +138,6 @@ def test_every_mistake_is_one_line_and_exit_2(tmp_path, corpus, capsys):
     assert not (tmp_path / "new.json").exists()
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_training_that_stops_short_says_where_and_writes_nothing(tmp_path, corpus, capsys):
     out = tmp_path / "big.json"
@@ -176,10 +167,7 @@ def test_stdin_is_encoded_as_its_bytes(capsys, monkeypatch):
     assert out.split() == ["97", "13", "10", "98"]
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.4", "2.5")
 def test_train_shows_what_it_learned(tmp_path, corpus, capsys):
     out_path = tmp_path / "tok.json"
     argv = ["train", "--vocab-size", "300", "--input", str(corpus), "--output", str(out_path)]
@@ -193,10 +181,7 @@ def test_train_shows_what_it_learned(tmp_path, corpus, capsys):
     assert "(seen in training)" in out.splitlines()[-1]
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.4", "2.5")
 def test_default_output_is_named_after_the_training_data(tmp_path, corpus, capsys, monkeypatch):
     from shared import paths
 
@@ -208,10 +193,7 @@ def test_default_output_is_named_after_the_training_data(tmp_path, corpus, capsy
     assert [name.split("-")[1] for name in names] == ["all", "train"]
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.4", "2.5")
 def test_force_overwrites(tmp_path, corpus, capsys):
     existing = tmp_path / "existing.json"
     existing.write_text("old", encoding="utf-8")

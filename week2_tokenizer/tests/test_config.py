@@ -43,8 +43,6 @@ def test_bytes_and_gpt2_kinds():
     assert load_or_train_tokenizer(TokenizerConfig(kind="gpt2"), "unused").eot_id == 50256
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_bpe_trains_on_the_training_split_then_loads(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
@@ -62,8 +60,6 @@ def test_bpe_trains_on_the_training_split_then_loads(tmp_path, capsys):
         load_or_train_tokenizer(TokenizerConfig(vocab_size=300, path=str(path)), str(corpus))
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_a_corpus_too_small_for_the_vocab_size(tmp_path):
     corpus = tmp_path / "tiny.txt"
@@ -119,8 +115,6 @@ def test_other_training_data_gets_its_own_default_name():
     assert name(notes, pattern="gpt4").startswith("bpe_1024_gpt4_my-notes-train-")
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_a_run_on_a_new_corpus_trains_its_own_tokenizer(tmp_path, runs, capsys):
     """The issue: a run on a new corpus silently used Shakespeare's tokenizer."""
@@ -137,8 +131,6 @@ def test_a_run_on_a_new_corpus_trains_its_own_tokenizer(tmp_path, runs, capsys):
     assert capsys.readouterr().out.count("training BPE") == 2
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_a_tokenizer_trained_on_other_data_is_refused_at_a_named_path(tmp_path, capsys):
     from week2_tokenizer.provenance import train_recorded, training_data
@@ -165,8 +157,6 @@ def test_a_tokenizer_trained_on_other_data_is_refused_at_a_named_path(tmp_path, 
     assert path.read_bytes() == before
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_a_file_from_before_records_is_checked_by_training_again(tmp_path, capsys):
     corpus = write_corpus(tmp_path / "corpus.txt", "w")

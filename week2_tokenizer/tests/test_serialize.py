@@ -19,10 +19,7 @@ def test_byte_table_is_a_printable_bijection():
     assert text_to_bytes(bytes_to_text(bytes(range(256)))) == bytes(range(256))
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-@pytest.mark.task("2.5")
+@pytest.mark.task("2.2", "2.3", "2.4", "2.5")
 def test_save_load_round_trip(small_bpe, tmp_path):
     path = tmp_path / "tok.json"
     small_bpe.save(path)
@@ -42,9 +39,7 @@ def test_gpt2_round_trip(gpt2, tmp_path):
     assert loaded.vocab == gpt2.vocab and loaded.sha256 == gpt2.sha256
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 def test_sha256_changes_with_content(small_bpe):
     other = Tokenizer(small_bpe.vocab, small_bpe.merges[:-1], small_bpe.special_tokens)
     assert other.sha256 != small_bpe.sha256 and len(small_bpe.sha256) == 64
@@ -61,9 +56,7 @@ def corrupt(document: dict, key: str, value) -> dict:
     return changed
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
@@ -116,9 +109,7 @@ def test_vocab_must_be_dense_and_hold_every_byte():
         Tokenizer({0: b"a"}, [])
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 def test_unknown_character_in_a_token(small_bpe, tmp_path):
     from week2_tokenizer.serialize import to_json_dict
 
@@ -129,9 +120,7 @@ def test_unknown_character_in_a_token(small_bpe, tmp_path):
         Tokenizer.load(tmp_path / "t.json")
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 def test_a_pattern_that_backtracks_is_refused_in_seconds(small_bpe, tmp_path):
     """The issue's file: `(a+)+$` made a 5,001-character encode take 6 minutes."""
     import time
@@ -148,9 +137,7 @@ def test_a_pattern_that_backtracks_is_refused_in_seconds(small_bpe, tmp_path):
     assert time.perf_counter() - start < 30
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 def test_trained_on_is_saved_but_is_not_part_of_the_identity(small_bpe, tmp_path):
     from week2_tokenizer.provenance import TrainedOn
 
@@ -164,9 +151,7 @@ def test_trained_on_is_saved_but_is_not_part_of_the_identity(small_bpe, tmp_path
     assert loaded.sha256 == small_bpe.sha256  # a checkpoint of either pairs with both
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
+@pytest.mark.task("2.2", "2.3", "2.4")
 def test_a_file_from_before_trained_on_loads(small_bpe, tmp_path):
     from week2_tokenizer.serialize import to_json_dict
 

@@ -12,13 +12,32 @@ from hypothesis import strategies as st
 
 from shared.errors import CourseError
 from week2_tokenizer import train_bpe
-from week2_tokenizer.pretokenize import GPT2_PATTERN, GPT4_PATTERN
-from week2_tokenizer.train import descending_key, learn_merges, merge_word
+from week2_tokenizer.pretokenize import GPT2_PATTERN, GPT4_PATTERN, count_pretokens
+from week2_tokenizer.train import PairCounts, PairPositions, learn_merges, merge_word
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference import reference_merges  # noqa: E402
 
 small_text = st.text(alphabet=st.sampled_from(list("aab bcd\n'!é9")), max_size=200)
+
+# The lesson's index (Tasks 2.2 and 2.3 inside it, 2.4 around it) and the fast one (2.4 around).
+BOTH_INDEXES = [
+    pytest.param(
+        PairCounts,
+        marks=[pytest.mark.task("2.2"), pytest.mark.task("2.3"), pytest.mark.task("2.4")],
+        id="PairCounts",
+    ),
+    pytest.param(PairPositions, marks=pytest.mark.task("2.4"), id="PairPositions"),
+]
+
+
+def lesson_merges(
+    text: str, n_merges: int, specials: list[str], pattern: str
+) -> list[tuple[bytes, bytes]]:
+    """train_bpe's merges, learned by the lesson's PairCounts instead of the fast index."""
+    counts = count_pretokens(text, pattern, specials, processes=1)
+    pretoken_counts = {piece.encode("utf-8"): n for piece, n in counts.items()}
+    return learn_merges(pretoken_counts, n_merges, progress=False, index=PairCounts)
 
 
 @pytest.mark.task("2.2")
@@ -32,6 +51,7 @@ def test_trainer_equals_reference(text, extra, gpt4):
     expected = reference_merges(text, extra, [], pattern)
     tokenizer = train_bpe(text, 256 + extra, special_tokens=[], pattern=pattern, progress=False)
     assert tokenizer.merges == expected
+    assert lesson_merges(text, extra, [], pattern) == expected
 
 
 @pytest.mark.task("2.2")
@@ -46,23 +66,25 @@ def test_trainer_equals_reference_with_specials(parts, extra):
     tokenizer = train_bpe(text, 256 + extra + 2, special_tokens=specials, progress=False)
     assert tokenizer.merges == expected
     assert tokenizer.vocab_size == 256 + len(expected) + 2
+    assert lesson_merges(text, extra, specials, GPT2_PATTERN) == expected
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
-@pytest.mark.task("2.4")
-def test_ties_go_to_the_greatest_pair():
+@pytest.mark.parametrize("index", BOTH_INDEXES)
+def test_ties_go_to_the_greatest_pair(index):
     # Every pair below occurs exactly twice, so only tie-breaking decides the order.
-    merges = learn_merges({b"ab": 2, b"cd": 2, b"zy": 2, b"zb": 2}, 4, progress=False)
+    merges = learn_merges({b"ab": 2, b"cd": 2, b"zy": 2, b"zb": 2}, 4, False, index)
     assert merges == [(b"z", b"y"), (b"z", b"b"), (b"c", b"d"), (b"a", b"b")]
     # A longer left token beats its own prefix: (b"ab", ...) > (b"a", ...).
-    merges = learn_merges({b"abx": 2, b"ab": 3, b"az": 2}, 3, progress=False)
+    merges = learn_merges({b"abx": 2, b"ab": 3, b"az": 2}, 3, False, index)
     assert merges == [(b"a", b"b"), (b"ab", b"x"), (b"a", b"z")]
 
 
-def test_descending_key_reverses_byte_order():
-    words = [b"", b"a", b"ab", b"b", b"\xff", b"\x00\xff"]
-    assert sorted(words, key=descending_key) == sorted(words, reverse=True)
+@pytest.mark.parametrize("index", BOTH_INDEXES)
+def test_overlapping_runs_merge_left_first(index):
+    # aaa -> aa a (never a aa), and aaaaa -> aa aa a -> aaaa a
+    assert learn_merges({b"aaa": 1}, 5, False, index) == [(b"a", b"a"), (b"aa", b"a")]
+    merges = learn_merges({b"aaaaa": 1}, 5, False, index)
+    assert merges == [(b"a", b"a"), (b"aa", b"aa"), (b"aaaa", b"a")]
 
 
 @pytest.mark.task("2.3")
@@ -72,8 +94,6 @@ def test_merge_word_does_not_overlap():
     assert merge_word([2, 1, 2, 1], 1, 2, 9) == [2, 9, 1]
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_shakespeare_first_merges_and_size(shakespeare):
     tokenizer = train_bpe(
@@ -88,6 +108,15 @@ def test_shakespeare_first_merges_and_size(shakespeare):
 
 @pytest.mark.task("2.2")
 @pytest.mark.task("2.3")
+@pytest.mark.task("2.4")
+def test_shakespeare_1000_merges_are_the_lessons(shakespeare):
+    """The fast index and the lesson's PairCounts agree on the whole corpus."""
+    counts = count_pretokens(shakespeare, "gpt2", ["<|endoftext|>"], processes=1)
+    pretoken_counts = {piece.encode("utf-8"): n for piece, n in counts.items()}
+    fast = learn_merges(pretoken_counts, 1000, progress=False)
+    assert fast == learn_merges(pretoken_counts, 1000, progress=False, index=PairCounts)
+
+
 @pytest.mark.task("2.4")
 def test_training_from_a_file_in_chunks_equals_training_from_text(tmp_path, monkeypatch):
     from week2_tokenizer import pretokenize
@@ -109,6 +138,7 @@ def test_runs_out_of_pairs():
     tokenizer = train_bpe("abab", 1000, special_tokens=[], progress=False)
     assert tokenizer.merges == [(b"a", b"b"), (b"ab", b"ab")]
     assert tokenizer.vocab_size == 258
+    assert lesson_merges("abab", 1000, [], GPT2_PATTERN) == tokenizer.merges
 
 
 @pytest.mark.parametrize(
@@ -142,8 +172,6 @@ def test_an_empty_special_token_is_refused():
         train_bpe("some text", 300, special_tokens=["<|endoftext|>", ""], progress=False)
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_stopping_short_is_refused_with_the_size_reached():
     from week2_tokenizer.train import require_vocab_size
@@ -154,8 +182,6 @@ def test_stopping_short_is_refused_with_the_size_reached():
     require_vocab_size(tokenizer, 258, "--vocab-size", "abab")
 
 
-@pytest.mark.task("2.2")
-@pytest.mark.task("2.3")
 @pytest.mark.task("2.4")
 def test_a_file_is_read_as_its_bytes(tmp_path, monkeypatch):
     """CRLF stays CRLF: the tokenizer learns the file's real bytes, across block boundaries too."""
