@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -43,7 +44,22 @@ GPT4_PATTERN = (
     r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
-TRUSTED = frozenset(PATTERNS.values())  # run without a time limit: the course knows them
+# What runs in place of a pattern: the same pieces, found faster. GPT-2's with its letters first
+# (most pieces are words): an alternation takes the first alternative that matches, and a word
+# (a space or a letter first) can never start where a contraction (an apostrophe first) does, so
+# no piece changes (`test_the_fast_form_of_gpt2_cuts_the_same_pieces`); about 10% less time.
+GPT2_FAST = r""" ?\p{L}+|'s|'t|'re|'ve|'m|'ll|'d| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+FAST_FORMS = {GPT2_PATTERN: GPT2_FAST}
+TRUSTED = frozenset(PATTERNS.values()) | {GPT2_FAST}  # run without a time limit: the course knows
+
+# On text that is all ASCII (a flag Python keeps, so `str.isascii` reads nothing) GPT-2's classes
+# are ranges, and Python's own `re` runs the pattern spelled with them in half the time `regex`
+# takes (`test_gpt2_ascii_form_cuts_the_same_pieces`).
+_L, _N, _S = "A-Za-z", "0-9", r"\t\n\x0b\x0c\r "  # \p{L}, \p{N} and \s, within ASCII
+GPT2_ASCII = (
+    rf" ?[{_L}]+|'s|'t|'re|'ve|'m|'ll|'d| ?[{_N}]+| ?[^{_S}{_L}{_N}]+|[{_S}]+(?![^{_S}])|[{_S}]+"
+)
+ASCII_FORMS = {GPT2_FAST: re.compile(GPT2_ASCII)}
 
 CHUNK_CHARS = 1 << 20  # read and count big inputs one mebi-character at a time
 
@@ -74,7 +90,7 @@ def compile_pattern(pattern: str) -> regex.Pattern:
     """Compile a split pattern: a named one, or a regular expression that passes `check_pattern`."""
     expression = resolve_pattern(pattern)
     try:
-        compiled = regex.compile(expression)
+        compiled = regex.compile(FAST_FORMS.get(expression, expression))
     except regex.error as error:
         raise CourseError(
             f"pre-tokenizer pattern {_shown(pattern)} is not a valid regex ({error})"
@@ -100,15 +116,19 @@ def check_pattern(compiled: regex.Pattern) -> None:
 def split_pretokens(compiled: regex.Pattern, text: str) -> list[str]:
     """The pieces of `text` under a compiled pattern; they always join back to `text`."""
     limit = None if compiled.pattern in TRUSTED else 1.0 + len(text) * SECONDS_PER_CHAR
+    ascii_form = ASCII_FORMS.get(compiled.pattern)
     try:
-        pieces = compiled.findall(text, timeout=limit)
+        if ascii_form is not None and text.isascii():
+            pieces = ascii_form.findall(text)
+        else:
+            pieces = compiled.findall(text, timeout=limit)
     except TimeoutError:
         raise CourseError(
             f"pre-tokenizer pattern {_shown(compiled.pattern)} took over {limit:.1f} s on "
             f"{len(text)} characters (it backtracks); allowed: gpt2, gpt4, or a pattern that "
             "cuts text in linear time"
         ) from None
-    covered = sum(map(len, pieces))
+    covered = len("".join(pieces))  # the pieces are in order and never overlap
     if covered != len(text):
         raise CourseError(
             f"pre-tokenizer pattern {_shown(compiled.pattern)} covers {covered} of the "

@@ -8,7 +8,8 @@
     trained_on      what a trained tokenizer learned its merges from (`provenance.py`), or None.
 
 encode: text -> pieces between special tokens -> pre-tokens -> UTF-8 bytes -> byte ids -> merges
-applied in rank order (`merge.py`). A cache pre-token -> ids makes each distinct word cost once.
+applied in rank order (`merge.py`). A cache pre-token -> ids makes each distinct word cost once,
+and the distinct words a text brings that the cache lacks are merged together, in one batch.
 decode: ids -> bytes joined -> UTF-8 text; a token can hold half of a character, so only the
 joined bytes decode, and invalid bytes become U+FFFD (decode_bytes gives the exact bytes).
 """
@@ -19,12 +20,14 @@ import hashlib
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 from shared.atomic import atomic_write_text
 from shared.errors import CourseError
-from week2_tokenizer.merge import LONG_PIECE, MergeTable, merge_piece
+from week2_tokenizer.merge import LONG_PIECE, MergeTable
+from week2_tokenizer.pieces import PieceEncoder
 from week2_tokenizer.pretokenize import (
     check_special_tokens,
     compile_pattern,
@@ -68,7 +71,7 @@ class Tokenizer:
         self._regex = compile_pattern(self.pattern)
         self._id_to_bytes = _check_vocab(self.vocab)
         self._byte_ids, self._table = _merge_table(self.vocab, self.merges, self.special_tokens)
-        self._cache: dict[str, list[int]] = {}
+        self._cache: dict[str, Sequence[int]] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -164,25 +167,42 @@ class Tokenizer:
             raise CourseError(f"{unknown[0]!r} is not a special token of this tokenizer ({known})")
         return tuple(allowed_special)
 
+    @cached_property
+    def _pieces(self) -> PieceEncoder:
+        """The fast encoder of pre-tokens, built on first use (numpy arrays of the merges)."""
+        return PieceEncoder(
+            self._table, self._byte_ids, self.merges, self._id_to_bytes, self.special_tokens
+        )
+
     def encode_piece(self, piece: str) -> list[int]:
         """The ids of one pre-token: its bytes, merged in rank order."""
-        byte_ids = self._byte_ids
-        ids = [byte_ids[b] for b in piece.encode("utf-8")]
-        return merge_piece(ids, self._table)
+        return self._pieces.encode(piece.encode("utf-8"))
 
     def _encode_ordinary(self, text: str, out: list[int]) -> None:
-        """Append the ids of text that holds no special tokens to `out`."""
+        """Append the ids of text that holds no special tokens to `out`: first the pre-tokens the
+        cache lacks are merged, all together, then every pre-token's ids are read from the cache.
+
+        A pre-token of LONG_PIECE characters or more is never cached (it can be megabytes): it is
+        encoded where it comes, straight into `out`."""
         cache = self._cache
         if len(cache) > CACHE_LIMIT:
             cache.clear()
-        encode_piece = self.encode_piece
-        for piece in split_pretokens(self._regex, text):
-            ids = cache.get(piece)
-            if ids is None:
-                ids = encode_piece(piece)
-                if len(piece) < LONG_PIECE:
-                    cache[piece] = ids
-            out.extend(ids)
+        pieces = split_pretokens(self._regex, text)
+        new = set(pieces).difference(cache)  # long pieces too, since they are never cached
+        has_long = any(len(piece) >= LONG_PIECE for piece in new)
+        new_short = [piece for piece in new if len(piece) < LONG_PIECE]
+        encoded = self._pieces.encode_many([piece.encode("utf-8") for piece in new_short])
+        cache.update(zip(new_short, encoded, strict=True))
+        if not has_long:
+            out.extend(chain.from_iterable(map(cache.__getitem__, pieces)))
+            return
+        start = 0
+        for end, piece in enumerate(pieces):
+            if len(piece) >= LONG_PIECE:
+                out.extend(chain.from_iterable(map(cache.__getitem__, pieces[start:end])))
+                self._pieces.encode_long(piece.encode("utf-8"), out)
+                start = end + 1
+        out.extend(chain.from_iterable(map(cache.__getitem__, pieces[start:])))
 
     def encode(self, text: str, allowed_special: AllowedSpecial = "all") -> list[int]:
         """Text -> ids. Special tokens in the text become their ids (the longest one wins where

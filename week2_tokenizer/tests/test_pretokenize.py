@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import CourseError
 from week2_tokenizer.pretokenize import (
+    ASCII_FORMS,
+    FAST_FORMS,
+    GPT2_FAST,
+    GPT2_PATTERN,
     GPT4_PATTERN,
     compile_pattern,
     count_pretokens,
@@ -90,6 +96,56 @@ def test_chunks_count_like_the_whole(text, size):
     assert count_pretokens(chunks, "gpt2", ["<|x|>"], processes=1) == count_pretokens(
         text, "gpt2", ["<|x|>"]
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.text(max_size=8),
+            st.sampled_from(["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'", " '", "''s"]),
+            st.sampled_from([" ", "  ", "\n", "a", " ab", "9", " 12", "!", " ?!", "é", "日本"]),
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_the_fast_form_of_gpt2_cuts_the_same_pieces(text):
+    """What runs for "gpt2" is GPT-2's pattern with its alternatives reordered: same pieces."""
+    assert compile_pattern("gpt2").pattern == FAST_FORMS[GPT2_PATTERN] != GPT2_PATTERN
+    assert compile_pattern("gpt2").findall(text) == regex.compile(GPT2_PATTERN).findall(text)
+
+
+def test_the_fast_form_of_gpt2_on_shakespeare(shakespeare):
+    assert shakespeare.isascii()  # so this runs the ASCII form (Python's `re`)
+    assert pretokenize(shakespeare, "gpt2") == regex.compile(GPT2_PATTERN).findall(shakespeare)
+    assert ASCII_FORMS[GPT2_FAST].findall(shakespeare) == compile_pattern("gpt2").findall(
+        shakespeare
+    )
+
+
+def test_gpt2_ascii_classes_are_regex_s():
+    """Each of the 128 ASCII characters is a letter, digit, space or other alike in both forms."""
+    classes = [(r"\p{L}", "[A-Za-z]"), (r"\p{N}", "[0-9]"), (r"\s", "[\t\n\x0b\x0c\r ]")]
+    for c in map(chr, range(128)):
+        for unicode_class, ascii_class in classes:
+            assert bool(regex.fullmatch(unicode_class, c)) == bool(re.fullmatch(ascii_class, c)), c
+
+
+ascii_text = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=8),
+        st.sampled_from(["'s", "'ll", "'", " '", "  ", "\n\n ", " 12", "a1", "\x1c", "\x0b "]),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=ascii_text)
+def test_gpt2_ascii_form_cuts_the_same_pieces(text):
+    """Python's `re` with ASCII classes, on ASCII text, against `regex` with GPT-2's own pattern."""
+    assert ASCII_FORMS[GPT2_FAST].findall(text) == regex.compile(GPT2_PATTERN).findall(text)
+    assert pretokenize(text, "gpt2") == regex.compile(GPT2_PATTERN).findall(text)
 
 
 def test_bad_pattern_is_a_clear_error():

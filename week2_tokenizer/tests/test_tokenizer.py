@@ -153,7 +153,6 @@ def monkeypatch_module():
     module.STREAM_CHARS = saved
 
 
-@pytest.mark.task("2.5")
 def test_encode_iterable_on_a_file_of_lines(gpt2, shakespeare, tmp_path):
     text = shakespeare[:300_000]
     lines = text.splitlines(keepends=True)
@@ -188,3 +187,34 @@ def test_encode_iterable_gpt4_pattern():
 def test_repr_and_token_text(small_bpe):
     assert "vocab_size=400" in repr(small_bpe)
     assert small_bpe.token_text(small_bpe.encode(" the")[0]) in (" the", " th", " t")
+
+
+def reference_encode(tokenizer: Tokenizer, text: str) -> list[int]:
+    """Every pre-token on its own, by the heap: no cache, no batch, no parts."""
+    from week2_tokenizer.merge import merge_heap
+    from week2_tokenizer.pretokenize import pretokenize
+
+    byte_ids, table = tokenizer._byte_ids, tokenizer._table
+    return [
+        token
+        for piece in pretokenize(text, tokenizer.pattern)
+        for token in merge_heap([byte_ids[b] for b in piece.encode()], table)
+    ]
+
+
+@pytest.mark.task("2.5")
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(
+            st.sampled_from([" to", " be", ",", "\n", "  ", "'s", " 42", "é"]),
+            st.text(alphabet=st.sampled_from(list("abc-")), min_size=40, max_size=120),
+        ),
+        max_size=12,
+    )
+)
+def test_long_pieces_between_short_ones(small_bpe, words):
+    """Pre-tokens of LONG_PIECE characters or more are encoded where they come, never cached."""
+    text = "".join(words)
+    assert small_bpe.encode(text, allowed_special="none") == reference_encode(small_bpe, text)
+    assert not any(len(piece) >= 48 for piece in small_bpe._cache)
