@@ -2,11 +2,20 @@
 
     python -m week2_tokenizer.bench [--quick]
 
-Rows (section "tokenizer"): training time at vocab 4096 against HF `tokenizers` limited to one
-thread; training time at vocab 512 against the naive trainer that recounts every pair of every
-pre-token after each merge; GPT-2 encoding speed against `tokenizers` and `tiktoken` (built
-offline from the same files); peak memory of training; a 1 MB piece without whitespace.
-Every ratio is course / reference in the direction stated by its row's note.
+Rows (section "tokenizer"), each group's variants timed in interleaved rounds
+(`shared.bench.interleaved`), each ratio "times faster than the reference" within a round,
+higher is better:
+
+- training at vocab 4096 against HF `tokenizers` limited to one thread;
+- training at vocab 512 against the naive trainer that recounts every pair of every pre-token
+  after each merge (both on the same slice: the naive one is slow);
+- GPT-2 encoding, MB/s, against `tiktoken` (built offline from the same files): the course with a
+  cold cache (a fresh Tokenizer each round), with a warm one (the same text again), and HF
+  `tokenizers` on one thread;
+- a file without whitespace (seeded random letters: one pre-token as long as the file, the worst
+  case for both the merge loop and the encoder): training seconds per 100 merges, encoding MB/s,
+  and the peak memory of each per input byte, each in a fresh process;
+- the peak memory of training at vocab 4096, in a fresh process.
 """
 
 from __future__ import annotations
@@ -16,16 +25,24 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 os.environ["RAYON_NUM_THREADS"] = "1"  # must be set before `tokenizers` is imported
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-from shared.bench import machine_description, median_seconds  # noqa: E402
+from shared.bench import (  # noqa: E402
+    format_ratio,
+    interleaved,
+    machine_description,
+    make_row,
+    timed_rows,
+)
 from shared.data import fetch, read_text  # noqa: E402
 from week2_tokenizer.pretokenize import GPT2_PATTERN, pretokenize  # noqa: E402
 from week2_tokenizer.tokenizer import Tokenizer  # noqa: E402
@@ -34,6 +51,11 @@ from week2_tokenizer.train import train_bpe  # noqa: E402
 if TYPE_CHECKING:
     import tiktoken
     from tokenizers import Tokenizer as HFTokenizer
+
+SECTION = "tokenizer"
+BIG_VOCAB, SMALL_VOCAB = 4096, 512
+# (bytes, merges) of the file without whitespace: the full bench's size is the issue's 20 MB
+NO_WHITESPACE_FULL, NO_WHITESPACE_QUICK = (20_000_000, 100), (100_000, 50)
 
 
 def recount_trainer(text: str, vocab_size: int) -> list[tuple[bytes, bytes]]:
@@ -59,9 +81,12 @@ def recount_trainer(text: str, vocab_size: int) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-def hf_trainer_seconds(text: str, vocab_size: int, repeats: int) -> float:
+def hf_trainer(text: str, vocab_size: int) -> Callable[[], None]:
+    """A function that trains HF `tokenizers`' byte-level BPE on `text` (one thread)."""
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import models, pre_tokenizers, trainers
+
+    lines = text.splitlines(keepends=True)
 
     def train() -> None:
         tokenizer = HFTokenizer(models.BPE())
@@ -72,39 +97,9 @@ def hf_trainer_seconds(text: str, vocab_size: int, repeats: int) -> float:
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             special_tokens=["<|endoftext|>"],
         )
-        tokenizer.train_from_iterator(text.splitlines(keepends=True), trainer)
+        tokenizer.train_from_iterator(lines, trainer)
 
-    return median_seconds(train, repeats=repeats, warmup=1)
-
-
-def peak_training_mb(vocab_size: int, n_chars: int) -> tuple[float, float]:
-    """(before, peak) resident memory in MB of a fresh process that trains on tiny shakespeare.
-
-    The trap: on Linux `ru_maxrss` survives `exec`, so a child of a big process (the bench has
-    PyTorch loaded) starts with its parent's high-water mark. The child reads its own `VmHWM`
-    from /proc instead, which starts afresh with the new program; elsewhere `ru_maxrss` is used
-    (kilobytes on Linux, bytes on macOS).
-    """
-    code = (
-        "import resource, sys\n"
-        "from pathlib import Path\n"
-        "def peak_mb():\n"
-        "    status = Path('/proc/self/status')\n"
-        "    if status.exists():\n"
-        "        line = next(l for l in status.read_text().splitlines() if l.startswith('VmHWM'))\n"
-        "        return int(line.split()[1]) / 1024\n"
-        "    scale = 1024 * 1024 if sys.platform == 'darwin' else 1024\n"
-        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale\n"
-        "from shared.data import fetch, read_text\n"
-        "from week2_tokenizer import train_bpe\n"
-        f"text = read_text(fetch('tinyshakespeare.txt'))[:{n_chars}]\n"
-        "base = peak_mb()\n"
-        f"train_bpe(text, {vocab_size}, progress=False)\n"
-        "print(base, peak_mb())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, peak = out.stdout.split()[-2:]
-    return float(before), float(peak)
+    return train
 
 
 def gpt2_references() -> tuple[tiktoken.Encoding, HFTokenizer]:
@@ -126,128 +121,220 @@ def gpt2_references() -> tuple[tiktoken.Encoding, HFTokenizer]:
     return tiktoken_encoding, hf
 
 
-def tokenizer_rows(quick: bool = False) -> list[dict]:
-    """All rows of the tokenizer benchmark (quick: a slice of the corpus, fewer repeats)."""
-    text = read_text(fetch("tinyshakespeare.txt"))
-    repeats = 1 if quick else 3
-    train_text = text[:200_000] if quick else text
-    corpus = "200k chars" if quick else "tiny shakespeare"
-    rows: list[dict] = []
+class ColdEncoder:
+    """GPT-2 encoding with a cold cache: `reset()` (untimed) builds a fresh Tokenizer, whose
+    piece cache is empty, and the call encodes `text` with it once."""
 
-    def row(
-        case: str, impl: str, value: float, unit: str, ratio: float | None = None, note: str = ""
-    ) -> None:
-        rows.append(
-            {
-                "section": "tokenizer",
-                "case": case,
-                "impl": impl,
-                "value": round(value, 4),
-                "unit": unit,
-                "ratio": None if ratio is None else round(ratio, 3),
-                "note": note,
-            }
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokenizer = Tokenizer.from_gpt2()
+
+    def reset(self) -> None:
+        self.tokenizer = Tokenizer.from_gpt2()
+
+    def __call__(self) -> None:
+        self.tokenizer.encode(self.text)
+
+
+# ------------------------------------------------------------------ measurements in a fresh process
+
+
+def random_letters(n_bytes: int, seed: int = 0) -> str:
+    """`n_bytes` seeded random lowercase letters: text without whitespace, one pre-token."""
+    import numpy as np
+
+    codes = np.random.default_rng(seed).integers(ord("a"), ord("z") + 1, n_bytes, dtype=np.uint8)
+    return codes.tobytes().decode("ascii")
+
+
+def _resident_kib(field: str) -> int | None:
+    """VmRSS or VmHWM of this process in KiB (Linux), None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return None  # pragma: no cover - not Linux
+
+
+def _reset_peak() -> float:
+    """Reset the peak resident size to the current one (Linux) and return it in MB.
+
+    Elsewhere the peak cannot be reset: `ru_maxrss` so far is the baseline (kB on Linux, bytes
+    on macOS), and the growth measured from it is a lower bound.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        current = _resident_kib("VmRSS")
+        if current is not None:
+            return current / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return _peak_mb()  # pragma: no cover - not Linux
+
+
+def _peak_mb() -> float:
+    peak = _resident_kib("VmHWM")
+    if peak is not None:
+        return peak / 1024
+    import resource  # pragma: no cover - not Linux
+
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # pragma: no cover
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale  # pragma: no cover
+
+
+def probe(job: str, source: str, vocab_size: int) -> dict[str, float]:
+    """Run one job on the text of file `source`; its seconds, and resident MB before and at peak.
+
+    Jobs: "train" trains BPE to `vocab_size` tokens (no special tokens, one process), "encode"
+    encodes with GPT-2's tokenizer. Meant for a fresh process (`fresh_process_probe`): the trap
+    is that on Linux `ru_maxrss` survives `exec`, so a child of a big process would start with
+    its parent's high-water mark; the child resets its own peak after reading the text instead.
+    """
+    text = Path(source).read_text(encoding="utf-8")
+    tokenizer = Tokenizer.from_gpt2() if job == "encode" else None
+    before = _reset_peak()
+    start = time.perf_counter()
+    if tokenizer is not None:
+        tokenizer.encode(text)
+    else:
+        train_bpe(Path(source), vocab_size, [], progress=False, processes=1)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "before_mb": before, "peak_mb": _peak_mb(), "bytes": len(text)}
+
+
+def fresh_process_probe(job: str, text: str, vocab_size: int = 0) -> dict[str, float]:
+    """`probe(job, ...)` on `text` (written to a temporary file) in a new Python process."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "text.txt"
+        source.write_text(text, encoding="utf-8")
+        code = (
+            "import json\n"
+            "from week2_tokenizer.bench import probe\n"
+            f"print(json.dumps(probe({job!r}, {str(source)!r}, {vocab_size})))\n"
         )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+    return dict(json.loads(out.stdout.splitlines()[-1]))
 
-    big = 4096
-    ours = median_seconds(lambda: train_bpe(train_text, big, progress=False), repeats, warmup=0)
-    theirs = hf_trainer_seconds(train_text, big, repeats)
-    case = f"train vocab {big} ({corpus})"
-    row(
-        case,
-        "course",
-        ours,
-        "s",
-        ours / theirs,
-        "ratio = course s / tokenizers s (lower is better)",
+
+# ------------------------------------------------------------------ the rows
+
+
+def training_rows(text: str, corpus: str, naive_chars: int, rounds: int) -> list[dict[str, Any]]:
+    """Vocab 4096 against `tokenizers`; vocab 512 against the recount trainer on a slice."""
+    seconds = interleaved(
+        {
+            "course": lambda: train_bpe(text, BIG_VOCAB, progress=False),
+            "tokenizers (1 thread)": hf_trainer(text, BIG_VOCAB),
+        },
+        rounds,
+        warmup=1,
     )
-    row(case, "tokenizers (1 thread)", theirs, "s")
-
-    small = 512
+    case = f"train vocab {BIG_VOCAB} ({corpus})"
+    rows = timed_rows(SECTION, case, seconds, "tokenizers (1 thread)", note="whole training call")
     # The recount trainer needs ~5 minutes on the whole corpus, so both trainers run on the same
-    # slice, measured in full there (nothing extrapolated).
-    naive_chars = 20_000 if quick else 100_000
-    naive_text = text[:naive_chars]
-    case = f"train vocab {small} (first {naive_chars // 1000}k chars)"
-    ours = median_seconds(lambda: train_bpe(naive_text, small, progress=False), repeats, warmup=0)
-    naive = median_seconds(lambda: recount_trainer(naive_text, small), repeats=1, warmup=0)
-    row(
-        case,
-        "course",
-        ours,
-        "s",
-        naive / ours,
-        "ratio = recount s / course s (speed-up, higher is better)",
+    # slice, measured in full there (nothing extrapolated), in at most 3 rounds.
+    piece = text[:naive_chars]
+    seconds = interleaved(
+        {
+            "course": lambda: train_bpe(piece, SMALL_VOCAB, progress=False),
+            "recount reference": lambda: recount_trainer(piece, SMALL_VOCAB),
+        },
+        min(rounds, 3),
+        warmup=0,
     )
-    row(
-        case,
-        "recount reference",
-        naive,
-        "s",
-        note="recounts all pairs of all pre-tokens per merge; timed once, in full, same slice",
-    )
+    case = f"train vocab {SMALL_VOCAB} (first {naive_chars // 1000}k chars)"
+    note = "recount: all pairs of all pre-tokens recounted per merge"
+    return rows + timed_rows(SECTION, case, seconds, "recount reference", note=note)
 
-    text = text[:300_000] if quick else text
-    mb = len(text.encode("utf-8")) / 1e6
-    gpt2 = Tokenizer.from_gpt2()
+
+def encoding_rows(text: str, corpus: str, rounds: int) -> list[dict[str, Any]]:
+    """GPT-2 encoding MB/s: the course cold and warm, `tokenizers`, against tiktoken."""
     tiktoken_encoding, hf = gpt2_references()
-
-    def cold() -> None:
-        gpt2._cache.clear()
-        gpt2.encode(text)
-
-    speeds = {
-        "course (cold cache)": mb / median_seconds(cold, repeats, warmup=1),
-        "course (warm cache)": mb / median_seconds(lambda: gpt2.encode(text), repeats, warmup=1),
-        "tokenizers (1 thread)": mb / median_seconds(lambda: hf.encode(text), repeats, warmup=1),
-        "tiktoken": mb
-        / median_seconds(lambda: tiktoken_encoding.encode_ordinary(text), repeats, 1),
-    }
-    case = "GPT-2 encode " + ("300k chars" if quick else "tiny shakespeare")
-    ratio: float | None
-    for impl, speed in speeds.items():
-        if impl.startswith("course"):
-            ratio, note = speed / speeds["tiktoken"], "ratio = this MB/s / tiktoken MB/s"
-        else:
-            ratio = speeds["course (cold cache)"] / speed
-            note = "ratio = course cold-cache MB/s / this MB/s (higher: course faster)"
-        if impl == "tiktoken":
-            ratio, note = None, ""
-        row(case, impl, speed, "MB/s", ratio, note)
-
-    no_space = ("abcdefghijklmnopqrstuvwxyz" * 40_000)[: 100_000 if quick else 1_000_000]
-    seconds = median_seconds(lambda: gpt2.encode(no_space), repeats=1, warmup=0)
-    row(
-        f"GPT-2 encode {len(no_space) // 1000} kB, no whitespace",
-        "course",
-        seconds,
-        "s",
-        note="one pre-token: the heap merge, O(n log n)",
+    cold, warm = ColdEncoder(text), Tokenizer.from_gpt2()
+    seconds = interleaved(
+        {
+            "course (cold cache)": cold,
+            "course (warm cache)": lambda: warm.encode(text),
+            "tokenizers (1 thread)": lambda: hf.encode(text),
+            "tiktoken": lambda: tiktoken_encoding.encode_ordinary(text),
+        },
+        rounds,
+        warmup=1,
+        prepare={"course (cold cache)": cold.reset},
     )
+    mb = len(text.encode("utf-8")) / 1e6
+    case = f"GPT-2 encode ({corpus})"
+    note = "cold: a fresh Tokenizer each round"
+    return timed_rows(SECTION, case, seconds, "tiktoken", amount=mb, unit="MB/s", note=note)
 
-    before, peak = peak_training_mb(big, len(train_text))
-    row(
-        f"peak memory, train vocab {big} ({corpus})",
-        "course",
-        peak,
-        "MB",
-        note=f"max resident set of a fresh process; {before:.0f} MB before training",
+
+def no_whitespace_rows(n_bytes: int, merges: int) -> list[dict[str, Any]]:
+    """Training and encoding of `n_bytes` random letters, each once in a fresh process."""
+    text = random_letters(n_bytes)
+    size = f"{n_bytes / 1e6:g} MB" if n_bytes >= 1e6 else f"{n_bytes // 1000} kB"
+    case = f"no whitespace, {size} of random letters"
+    train = fresh_process_probe("train", text, 256 + merges)
+    encode = fresh_process_probe("encode", text)
+    rows = []
+    for impl, job, value, unit in (
+        (f"train {merges} merges", train, train["seconds"] / merges * 100, "s/100 merges"),
+        ("GPT-2 encode", encode, n_bytes / 1e6 / encode["seconds"], "MB/s"),
+    ):
+        growth = job["peak_mb"] - job["before_mb"]
+        rows.append(make_row(SECTION, case, impl, value, unit, note="once, fresh process"))
+        rows.append(
+            make_row(
+                SECTION,
+                case,
+                f"{impl}, memory",
+                growth * 1e6 / n_bytes,
+                "B/input byte",
+                note=f"peak resident growth {growth:.0f} MB, once, fresh process",
+            )
+        )
+    return rows
+
+
+def tokenizer_rows(quick: bool = False) -> list[dict[str, Any]]:
+    """All rows of the tokenizer benchmark (quick: slices of the corpus, fewer rounds)."""
+    text = read_text(fetch("tinyshakespeare.txt"))
+    rounds = 3 if quick else 5
+    train_text = text[:50_000] if quick else text
+    corpus = "first 50k chars" if quick else "tiny shakespeare"
+    rows = training_rows(train_text, corpus, 5_000 if quick else 100_000, rounds)
+    rows += encoding_rows(train_text, corpus, rounds)
+    rows += no_whitespace_rows(*(NO_WHITESPACE_QUICK if quick else NO_WHITESPACE_FULL))
+    memory = fresh_process_probe("train", train_text, BIG_VOCAB)
+    rows.append(
+        make_row(
+            SECTION,
+            f"peak memory, train vocab {BIG_VOCAB} ({corpus})",
+            "course",
+            memory["peak_mb"],
+            "MB",
+            note=f"max resident set of a fresh process; {memory['before_mb']:.0f} MB before",
+        )
     )
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m week2_tokenizer.bench")
-    parser.add_argument("--quick", action="store_true", help="a slice of the corpus, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="a slice of the corpus, fewer rounds")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = tokenizer_rows(quick=args.quick)
     print(f"machine: {machine_description()['cpu']}, {os.cpu_count()} cores")
-    print(f"{'case':<42} {'impl':<24} {'value':>10} {'unit':<5} {'ratio':>7}  note")
+    print(f"{'case':<42} {'impl':<26} {'value':>10} {'unit':<12} ratio (min-max), vs; note")
     for r in rows:
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        value = f"{r['value']:>10.3f} {r['unit']:<5}"
-        print(f"{r['case']:<42} {r['impl']:<24} {value} {ratio:>7}  {r['note']}")
+        vs = f", vs {r['reference']}" if r["reference"] not in (None, r["impl"]) else ""
+        value = f"{r['value']:>10.3f} {r['unit']:<12}"
+        print(f"{r['case']:<42} {r['impl']:<26} {value} {format_ratio(r)}{vs}; {r['note']}")
+    print("ratio: times faster than the reference (higher is better), median of the rounds")
     print(f"({time.perf_counter() - start:.1f} s)")
     return 0
 

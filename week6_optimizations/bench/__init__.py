@@ -2,11 +2,13 @@
 
     python -m week6_optimizations.bench [--quick] [--out-dir runs/bench] [--only training ...]
 
-Sections come from the row providers in `rows.ROW_PROVIDERS` (tokenizer, training, generation;
-later weeks' additions register more). Each number is a median over timed repeats after untimed
-warm-up (`shared.bench.median_seconds`), and each ratio compares with a baseline row measured in
-the same run. On a shared or busy machine the medians move; rerun on a quiet one before quoting.
-`--quick` (make bench QUICK=1) runs fewer cases and repeats and writes the same JSON layout.
+Sections come from the row providers in `rows.ROW_PROVIDERS` (tokenizer, training, trainer,
+generation; the MLX port registers mlx). The variants compared in a row group are timed in
+interleaved rounds after untimed warm-up (`shared.bench.interleaved`); each ratio is computed
+within a round against the group's reference and reported as the median with the lowest and
+highest round, "times faster than the reference", higher is better. A row whose rounds disagree
+by more than `shared.bench.SPREAD_LIMIT` is marked unreliable. `--quick` (make bench QUICK=1)
+runs fewer cases, shorter runs and fewer rounds, and writes the same JSON layout.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,11 @@ from shared.bench import machine_description
 from shared.device import pick_device
 from shared.errors import CourseError, run_cli
 from shared.paths import RUNS_DIR
-from week6_optimizations.bench.generation import generation_rows_for
+from week6_optimizations.bench.generation import generation_rows_for, transformers_rows_for
 from week6_optimizations.bench.report import format_table, write_report
 from week6_optimizations.bench.rows import ROW_PROVIDERS, check_row, make_row, register_rows
 from week6_optimizations.bench.training import training_cases, training_rows_for
+from week6_optimizations.bench.training_run import FULL_RUN, QUICK_RUN, run_rows, step_rows
 
 BLOCK_SIZES = [64, 256]
 
@@ -62,19 +66,29 @@ def tokenizer_rows(quick: bool) -> list[dict[str, Any]]:
 
 @register_rows("training")
 def training_rows(quick: bool) -> list[dict[str, Any]]:
-    """Quick: naive vs sdpa in float32. Full: every variant, bfloat16 and torch.compile too."""
+    """Quick: naive vs sdpa in float32 at block 64. Full: every variant at both block sizes,
+    bfloat16 and torch.compile too."""
     device = pick_device("auto")
-    cases = training_cases(BLOCK_SIZES, full=not quick)
-    return training_rows_for(cases, device, repeats=2 if quick else 5, warmup=1 if quick else 2)
+    cases = training_cases(BLOCK_SIZES[:1] if quick else BLOCK_SIZES, full=not quick)
+    return training_rows_for(cases, device, rounds=3 if quick else 7, warmup=1 if quick else 2)
+
+
+@register_rows("trainer")
+def trainer_rows(quick: bool) -> list[dict[str, Any]]:
+    """configs/baby.yaml: week 4's training step and whole run against the plain loop."""
+    rows = step_rows(rounds=5 if quick else 15, warmup=1 if quick else 3)
+    return rows + run_rows(QUICK_RUN if quick else FULL_RUN)
 
 
 @register_rows("generation")
 def generation_rows(quick: bool) -> list[dict[str, Any]]:
-    """Full context vs KV cache; the full bench adds the cache with sdpa and rope."""
+    """Full context vs KV cache; the full bench adds sdpa and rope, and transformers' generate."""
     device = pick_device("auto")
-    variants = (("naive", "learned"),) if quick else (("naive", "learned"), ("sdpa", "rope"))
-    repeats = 1 if quick else 3
-    return generation_rows_for(BLOCK_SIZES, device, repeats, warmup=1, variants=variants)
+    if quick:
+        return generation_rows_for(BLOCK_SIZES[:1], device, rounds=3, warmup=1)
+    variants = (("naive", "learned"), ("sdpa", "rope"))
+    rows = generation_rows_for(BLOCK_SIZES, device, rounds=5, warmup=1, variants=variants)
+    return rows + transformers_rows_for(BLOCK_SIZES, device, rounds=5, warmup=1)
 
 
 def run_bench(
@@ -93,7 +107,9 @@ def run_bench(
     rows: list[dict[str, Any]] = []
     for name in names:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
         rows += [check_row(row) for row in ROW_PROVIDERS[name](quick)]
+        print(f"bench: {name} took {time.perf_counter() - start:.0f} s", file=sys.stderr)
     device = device or str(pick_device("auto"))
     path = write_report(rows, machine, out_dir, device=device, quick=quick)
     return rows, path
@@ -103,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m week6_optimizations.bench", description=__doc__
     )
-    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (< 1 min)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer cases, shorter runs, fewer rounds"
+    )
     parser.add_argument("--out-dir", default=str(RUNS_DIR / "bench"), help="where the JSON goes")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help="run only these providers")
     parser.add_argument(

@@ -1,7 +1,18 @@
 """The bench's output: a table on the terminal and one JSON file per run.
 
-    runs/bench/<YYYY-MM-DD_HHMMSS>.json   {"machine": ..., "device": ..., "quick": ..., "date": ...,
-                                          "rows": [row, ...]}
+    runs/bench/<YYYY-MM-DD_HHMMSS>.json
+    {
+      "machine": {"cpu", "cores", "torch_threads", "platform", "python", "torch", "numpy",
+                  "load_average"},
+      "device": "cpu", "quick": false, "date": "2026-12-02T06:04:52",
+      "method": {"spread_limit": 1.25, "min_rounds": 3},
+      "keys": [the row keys, in order],
+      "rows": [{"section", "case", "impl", "value", "unit", "reference", "ratio",
+                "ratio_min", "ratio_max", "rounds", "reliable", "note"}, ...]
+    }
+
+A row's keys are explained in rows.py; `ratio` is always "times faster (memory: smaller) than
+`reference`", higher is better.
 
 The date and time are in the file name, so runs never overwrite each other and a quiet machine's
 numbers can sit beside a busy one's.
@@ -16,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.atomic import atomic_write_text
-from week6_optimizations.bench.rows import ROW_KEYS
+from shared.bench import MIN_ROUNDS, ROW_KEYS, SPREAD_LIMIT, format_ratio
 
 
 def format_value(value: float | None) -> str:
@@ -28,8 +39,13 @@ def format_value(value: float | None) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table with one line per row; the ratio column reads as 1.00x, 2.35x, ..."""
-    header = ["section", "case", "impl", "value", "unit", "ratio", "note"]
+    """A plain-text table with one line per row, and a legend.
+
+    The ratio column reads `1.23x (1.10-1.40)`: the median over rounds of "times faster (for
+    memory: smaller) than the row named in `vs`", then the lowest and highest round. Higher is
+    better in every row. A row whose spread is wider than SPREAD_LIMIT says UNRELIABLE.
+    """
+    header = ["section", "case", "impl", "value", "unit", "ratio (min-max)", "vs", "note"]
     lines = [
         [
             str(row["section"]),
@@ -37,13 +53,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             str(row["impl"]),
             format_value(row["value"]),
             str(row["unit"]),
-            "" if row["ratio"] is None else f"{row['ratio']:.2f}x",
+            format_ratio(row),
+            "" if row["reference"] is None or row["reference"] == row["impl"] else row["reference"],
             str(row["note"]),
         ]
         for row in rows
     ]
     widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
-    right = {3, 5}  # numbers line up on the right
+    right = {3}  # numbers line up on the right
 
     def render(cells: list[str]) -> str:
         return "  ".join(
@@ -52,7 +69,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([render(header), rule, *(render(cells) for cells in lines)])
+    unreliable = sum(1 for row in rows if row["reliable"] is False)
+    legend = (
+        "ratio: times faster (memory: smaller) than `vs` (blank: the row is the reference), "
+        "the median of per-round ratios; higher is better. UNRELIABLE: the rounds' ratios "
+        f"differ by more than {SPREAD_LIMIT}x (or fewer than {MIN_ROUNDS} rounds): "
+        f"{unreliable} of {len(rows)} rows; rerun on a quieter machine before quoting them."
+    )
+    return "\n".join([render(header), rule, *(render(cells) for cells in lines), "", legend])
 
 
 def bench_path(out_dir: str | Path, now: datetime) -> Path:
@@ -82,6 +106,7 @@ def write_report(
         "device": device,
         "quick": quick,
         "date": now.isoformat(timespec="seconds"),
+        "method": {"spread_limit": SPREAD_LIMIT, "min_rounds": MIN_ROUNDS},
         "keys": list(ROW_KEYS),
         "rows": rows,
     }

@@ -1,14 +1,20 @@
 """A bench row, and the table of row providers that `make bench` runs in order.
 
-Every measurement is one row with the same keys, whatever produced it:
+Every measurement is one row with the keys of `shared.bench.ROW_KEYS`, whatever produced it:
 
-    section   what is measured (tokenizer, training, training memory, generation, ...)
-    case      the setting shared by the rows compared with each other (e.g. "block 256")
-    impl      the variant measured (e.g. "sdpa rope bfloat16")
-    value     the number (None when it could not be measured; `note` says why)
-    unit      tokens/s, MB, ...
-    ratio     value / the baseline row's value of the same section and case, same run (or None)
-    note      how it was measured, or why it is missing
+    section    what is measured (tokenizer, training, training memory, generation, ...)
+    case       the setting shared by the rows compared with each other (e.g. "block 256")
+    impl       the variant measured (e.g. "sdpa rope bfloat16")
+    value      the number (None when it could not be measured; `note` says why)
+    unit       tokens/s, s, MB, ...
+    reference  the impl of the same section and case that `ratio` compares with
+    ratio      how many times faster (memory: smaller) than the reference: the median over
+               interleaved rounds of the ratio within each round. Higher is better, always
+    ratio_min, ratio_max   the lowest and highest round's ratio
+    rounds     how many rounds (1: measured once)
+    reliable   False when ratio_max / ratio_min exceeds shared.bench.SPREAD_LIMIT (or there were
+               too few rounds): do not quote it; None when there is nothing to judge
+    note       how it was measured, or why it is missing
 
 A provider is a function `rows(quick: bool) -> list[dict]`. Week 6 registers the tokenizer,
 training and generation providers; a later addition (the MLX port) registers its own with
@@ -20,7 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-ROW_KEYS = ("section", "case", "impl", "value", "unit", "ratio", "note")
+from shared.bench import ROW_KEYS, make_row
+
+__all__ = ["ROW_KEYS", "ROW_PROVIDERS", "check_row", "make_row", "register_rows"]
 
 RowProvider = Callable[[bool], list[dict[str, Any]]]
 ROW_PROVIDERS: dict[str, RowProvider] = {}
@@ -34,28 +42,6 @@ def register_rows(name: str) -> Callable[[RowProvider], RowProvider]:
         return provider
 
     return add
-
-
-def make_row(
-    section: str,
-    case: str,
-    impl: str,
-    value: float | None,
-    unit: str,
-    *,
-    ratio: float | None = None,
-    note: str = "",
-) -> dict[str, Any]:
-    """One row with every key of `ROW_KEYS`."""
-    return {
-        "section": section,
-        "case": case,
-        "impl": impl,
-        "value": value,
-        "unit": unit,
-        "ratio": ratio,
-        "note": note,
-    }
 
 
 def check_row(row: dict[str, Any]) -> dict[str, Any]:

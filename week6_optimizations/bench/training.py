@@ -4,26 +4,27 @@ One case = one model variant (attention, position, precision, torch.compile) at 
 trained with week 4's `optimizer_step` on a fixed random batch (speed does not depend on what the
 tokens say). The shape is the course's baby model: 4 layers, 4 heads, 128 wide, batch 12. The
 baseline of each block size is week 3's model as written: naive attention, learned positions,
-float32, no compile; every ratio is against it, measured in the same run.
+float32, no compile. The cases of one block size are built side by side and their steps
+timed in interleaved rounds (`shared.bench.interleaved`), each ratio computed within a round.
+Peak memory is measured once per case, over its warm-up steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from shared.bench import median_seconds
+from shared.bench import interleaved, make_row, single_ratio, timed_rows
 from shared.device import autocast
 from week3_model import GPT, GPTConfig
 from week4_training.optim import make_optimizer
 from week4_training.step import make_scaler, optimizer_step
 from week6_optimizations.bench.memory import peak_memory_mb
-from week6_optimizations.bench.rows import make_row
 
 
 class ModelShape(TypedDict):
@@ -100,18 +101,6 @@ def build_step(case: TrainCase, device: torch.device) -> Callable[[], None]:
     return step
 
 
-def measure_training(
-    case: TrainCase, device: torch.device, repeats: int, warmup: int
-) -> tuple[float, float | None, str]:
-    """(tokens per second, peak extra memory in MB or None, what the memory figure is)."""
-    step = build_step(case, device)
-    seconds: list[float] = []
-    memory, memory_kind = peak_memory_mb(
-        lambda: seconds.append(median_seconds(step, repeats=repeats, warmup=warmup)), device
-    )
-    return case.batch_size * case.block_size / seconds[0], memory, memory_kind
-
-
 def training_cases(block_sizes: list[int], full: bool) -> list[TrainCase]:
     """Baseline first. Full: naive/sdpa x learned/rope x float32/bfloat16, then compile rows."""
     cases = []
@@ -131,28 +120,74 @@ def training_cases(block_sizes: list[int], full: bool) -> list[TrainCase]:
 
 
 def training_rows_for(
-    cases: list[TrainCase], device: torch.device, repeats: int, warmup: int
+    cases: list[TrainCase], device: torch.device, rounds: int, warmup: int
 ) -> list[dict]:
-    """Measure each case; one tokens/s row and one memory row per case, ratios vs its baseline."""
+    """Per block size: peak memory of each case, then its steps interleaved over `rounds`.
+
+    Rows come per case, in the order given: tokens/s, then peak memory, each with its ratio
+    against the block size's baseline case (memory: how many times less it needed).
+    """
     rows: list[dict] = []
-    baselines: dict[tuple[str, int], float | None] = {}
-    for case in tqdm(cases, desc="training cases", leave=False):
-        name = f"block {case.block_size}"
+    for block_size in dict.fromkeys(case.block_size for case in cases):
+        group = [case for case in cases if case.block_size == block_size]
+        rows += block_rows(group, device, rounds, warmup)
+    return rows
+
+
+def block_rows(
+    cases: list[TrainCase], device: torch.device, rounds: int, warmup: int
+) -> list[dict]:
+    """The rows of `training_rows_for` for cases of one block size, baseline first."""
+    name = f"block {cases[0].block_size}"
+    steps: dict[str, Callable[[], None]] = {}
+    memory: dict[str, tuple[float | None, str]] = {}
+    failed: dict[str, str] = {}
+    for case in tqdm(cases, desc=f"training cases, {name}", leave=False):
         try:
-            speed, memory, memory_kind = measure_training(case, device, repeats, warmup)
+            steps[case.label] = build_step(case, device)
+            memory[case.label] = warm_up(steps[case.label], max(warmup, 1), device)
         except Exception as error:  # torch.compile needs a working C++ compiler (and Triton on GPU)
             if not case.compile:
                 raise
-            reason = f"n/a: {type(error).__name__}: {str(error).strip().splitlines()[0][:120]}"
-            rows.append(make_row("training", name, case.label, None, "tokens/s", note=reason))
-            continue
-        for section, value, unit, note in (
-            ("training", speed, "tokens/s", f"batch {case.batch_size}, median step"),
-            ("training memory", memory, "MB", memory_kind),
-        ):
-            if case.is_baseline:
-                baselines[(section, case.block_size)] = value
-            base = baselines.get((section, case.block_size))
-            ratio = value / base if value is not None and base else None
-            rows.append(make_row(section, name, case.label, value, unit, ratio=ratio, note=note))
+            steps.pop(case.label, None)
+            first_line = str(error).strip().splitlines()[0][:120]
+            failed[case.label] = f"n/a: {type(error).__name__}: {first_line}"
+    base = cases[0].label
+    tokens = cases[0].batch_size * cases[0].block_size
+    note = f"batch {cases[0].batch_size}, one optimizer step per round"
+    seconds = interleaved(steps, rounds, warmup=0)
+    speed = timed_rows("training", name, seconds, base, amount=tokens, unit="tokens/s", note=note)
+    speed_of = {row["impl"]: row for row in speed}
+    rows = []
+    for case in cases:
+        if case.label in failed:
+            note = failed[case.label]
+            rows.append(make_row("training", name, case.label, None, "tokens/s", note=note))
+        else:
+            rows += [speed_of[case.label], memory_row(name, case.label, memory, base)]
     return rows
+
+
+def warm_up(step: Callable[[], None], steps: int, device: torch.device) -> tuple[float | None, str]:
+    """Run the warm-up steps (torch.compile compiles in the first); their peak memory."""
+
+    def work() -> None:
+        for _ in range(steps):
+            step()
+
+    return peak_memory_mb(work, device)
+
+
+def memory_row(
+    case: str, label: str, memory: dict[str, tuple[float | None, str]], base: str
+) -> dict[str, Any]:
+    """The peak memory row of `label`, its ratio "times less than the baseline" if measured."""
+    mb, kind = memory[label]
+    base_mb = memory[base][0]
+    if mb is None or base_mb is None or mb <= 0 or base_mb <= 0:
+        return make_row("training memory", case, label, mb, "MB", note=kind)
+    ratio = single_ratio(base_mb / mb)
+    note = f"{kind}, once; ratio: times less than the reference"
+    return make_row(
+        "training memory", case, label, mb, "MB", reference=base, ratio=ratio, note=note
+    )

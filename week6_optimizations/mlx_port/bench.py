@@ -1,12 +1,14 @@
 """MLX against PyTorch on one machine: training and generation tokens/s of the baby model.
 
-    mlx_rows(quick) -> rows with week 6's bench keys (section, case, impl, value, unit, ratio, note)
+    mlx_rows(quick) -> rows with the bench's keys (shared.bench.ROW_KEYS)
 
 The shape is week 6's baby model (block 64, batch 12, 4 layers, 4 heads, 128 wide, vocab 1024).
-PyTorch is measured in the same call, with week 6's own step and generation functions, and each
-MLX row's ratio is MLX / PyTorch. Training: one optimizer step (AdamW, clipping) on a fixed
-random batch, float32, sdpa attention in both. Generation: greedy, a 6-token prompt, the context
-filled to block_size, both with a KV cache. On a Linux CPU the `mlx[cpu]` wheel runs its matrix
+PyTorch is measured in the same call, with week 6's own step and generation functions, the
+variants interleaved in rounds (`shared.bench.interleaved`), and each MLX row's ratio is "x
+faster than PyTorch": PyTorch's seconds / MLX's within a round, the median over rounds.
+Training: one optimizer step (AdamW, clipping) on a fixed random batch, float32, sdpa attention
+in both. Generation: greedy, a 6-token prompt, the context filled to block_size, both with a
+KV cache. On a Linux CPU the `mlx[cpu]` wheel runs its matrix
 products on a reference BLAS, so expect MLX far behind here; on Apple silicon MLX uses the GPU.
 """
 
@@ -17,9 +19,9 @@ from typing import Any
 
 import torch
 
-from shared.bench import median_seconds
-from week6_optimizations.bench.generation import generation_model, measure_generation
-from week6_optimizations.bench.rows import make_row, register_rows
+from shared.bench import interleaved, make_row, timed_rows
+from week6_optimizations.bench.generation import course_generation, generation_model
+from week6_optimizations.bench.rows import register_rows
 from week6_optimizations.bench.training import BABY, ModelShape, TrainCase, build_step
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available
 
@@ -55,7 +57,7 @@ def _mlx_train_step(block_size: int, shape: ModelShape, compile: bool) -> Callab
     return work
 
 
-def _mlx_generation(block_size: int, shape: ModelShape, repeats: int, warmup: int) -> float:
+def _mlx_generation(block_size: int, shape: ModelShape) -> Callable[[], None]:
     from week5_generation.sampling import GREEDY
     from week6_optimizations.mlx_port.sample import to_mlx
     from week6_optimizations.mlx_port.sampling import generate_ids
@@ -66,15 +68,19 @@ def _mlx_generation(block_size: int, shape: ModelShape, repeats: int, warmup: in
     def work() -> None:
         list(generate_ids(model, list(range(1, PROMPT + 1)), new_tokens, GREEDY))
 
-    return new_tokens / median_seconds(work, repeats=repeats, warmup=warmup)
+    return work
 
 
 @register_rows("mlx")
 def mlx_rows(quick: bool) -> list[dict[str, Any]]:
-    """MLX and PyTorch tokens/s for training and generation; ~15 s with `quick` (CPU)."""
-    repeats, warmup = (3, 1) if quick else (7, 2)
-    variants = [("mlx eager", False)] if quick else [("mlx eager", False), ("mlx compiled", True)]
-    return rows_for(BLOCK, BABY, "baby model", variants, repeats, warmup)
+    """MLX and PyTorch tokens/s for training and generation; quick: batch 4 (MLX's CPU wheel
+    needs seconds for one step of the baby model), MLX eager only, fewer rounds."""
+    if quick:
+        return rows_for(
+            BLOCK, {**BABY, "batch_size": 4}, "baby model", [("mlx eager", False)], 3, 1
+        )
+    variants = [("mlx eager", False), ("mlx compiled", True)]
+    return rows_for(BLOCK, BABY, "baby model", variants, rounds=7, warmup=2)
 
 
 def rows_for(
@@ -82,43 +88,56 @@ def rows_for(
     shape: ModelShape,
     name: str,
     variants: list[tuple[str, bool]],
-    repeats: int,
+    rounds: int,
     warmup: int,
 ) -> list[dict[str, Any]]:
-    """The rows of `mlx_rows` for any model `shape` (keys of week 6's `BABY`)."""
+    """The rows of `mlx_rows` for any model `shape` (keys of week 6's `BABY`): PyTorch and the
+    MLX variants interleaved in rounds, each ratio against PyTorch within a round. Without MLX,
+    PyTorch's rows alone are measured and MLX's say why they are missing."""
     cpu = torch.device("cpu")
-    train_case = f"{name}, block {block}, batch {shape['batch_size']}"
-    tokens_per_step = shape["batch_size"] * block
-    case = TrainCase(block, attention="sdpa", **shape)
-    torch_train = tokens_per_step / median_seconds(build_step(case, cpu), repeats, warmup)
     new_tokens = block - PROMPT
-    gen_case = f"{name}, block {block}, {new_tokens} new tokens, kv cache"
     torch_model = generation_model(block, cpu, "sdpa", shape=shape)
-    torch_gen = measure_generation(torch_model, "kv cache", PROMPT, new_tokens, repeats, warmup)
-    threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
-    train_rows = [
-        make_row("mlx", train_case, "torch", torch_train, "tokens/s", ratio=1.0, note=threads)
-    ]
-    gen_rows = [make_row("mlx", gen_case, "torch", torch_gen, "tokens/s", ratio=1.0, note=threads)]
-    if not mlx_available():
-        train_rows += [
-            make_row("mlx", train_case, impl, None, "tokens/s", note=MLX_MISSING)
-            for impl, _ in variants
-        ]
-        gen_rows.append(make_row("mlx", gen_case, "mlx", None, "tokens/s", note=MLX_MISSING))
-        return train_rows + gen_rows
+    training: dict[str, Callable[[], object]] = {
+        "torch": build_step(TrainCase(block, attention="sdpa", **shape), cpu)
+    }
+    generation: dict[str, Callable[[], object]] = {
+        "torch": lambda: course_generation(torch_model, "kv cache", PROMPT, new_tokens)
+    }
+    available = mlx_available()
+    if available:
+        for impl, compile in variants:
+            training[impl] = _mlx_train_step(block, shape, compile)
+        generation["mlx"] = _mlx_generation(block, shape)
+    mlx_note = _mlx_note() if available else MLX_MISSING
+    torch_note = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+    rows = []
+    for case, work, amount, missing in (
+        (
+            f"{name}, block {block}, batch {shape['batch_size']}",
+            training,
+            shape["batch_size"] * block,
+            [impl for impl, _ in variants],
+        ),
+        (
+            f"{name}, block {block}, {new_tokens} new tokens, kv cache",
+            generation,
+            new_tokens,
+            ["mlx"],
+        ),
+    ):
+        seconds = interleaved(work, rounds, warmup)
+        for row in timed_rows("mlx", case, seconds, "torch", amount=amount, unit="tokens/s"):
+            row["note"] = torch_note if row["impl"] == "torch" else mlx_note
+            rows.append(row)
+        if not available:
+            rows += [
+                make_row("mlx", case, impl, None, "tokens/s", note=MLX_MISSING) for impl in missing
+            ]
+    return rows
+
+
+def _mlx_note() -> str:
     import mlx.core as mx
 
     # mlx.core's type stubs leave out its __version__ (and where MLX is missing, mx is untyped)
-    note = f"MLX {mx.__version__} on {mx.default_device()}, float32"  # type: ignore[attr-defined, unused-ignore]
-    for impl, compile in variants:
-        step = _mlx_train_step(block, shape, compile)
-        speed = tokens_per_step / median_seconds(step, repeats, warmup)
-        ratio = speed / torch_train
-        train_rows.append(
-            make_row("mlx", train_case, impl, speed, "tokens/s", ratio=ratio, note=note)
-        )
-    mlx_gen = _mlx_generation(block, shape, repeats, warmup)
-    ratio = mlx_gen / torch_gen
-    gen_rows.append(make_row("mlx", gen_case, "mlx", mlx_gen, "tokens/s", ratio=ratio, note=note))
-    return train_rows + gen_rows
+    return f"MLX {mx.__version__} on {mx.default_device()}, float32"  # type: ignore[attr-defined, unused-ignore]
