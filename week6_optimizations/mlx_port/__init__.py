@@ -11,6 +11,9 @@ line how to install it. `train_backend` is week 4's `mlx` training backend (the
 whose `run.backend` is mlx, trains with week 4's loop and this port's steps (trainer.py).
 `sample_backend` is week 5's `mlx` sampling backend (`python -m week5_generation sample
 --backend mlx`). See README.md for the lesson.
+
+On Linux this package first puts an optimized BLAS (OpenBLAS) where MLX will find it, before any
+of its modules imports MLX: blas.py (MLX's own wheel brings a slow reference BLAS).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.config import Config
 from week6_optimizations.mlx_port.availability import MLX_MISSING, mlx_available, require_mlx
+from week6_optimizations.mlx_port.blas import use_fast_blas
+
+use_fast_blas()  # before any module of the port imports MLX (none above does): see blas.py
 
 if TYPE_CHECKING:
     from week4_training.backend import RunSetup, SavedState, TrainingBackend

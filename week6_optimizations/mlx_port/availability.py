@@ -27,6 +27,10 @@ def mlx_available() -> bool:
 
 
 def require_mlx() -> None:
-    """Raise a `CourseError` with `MLX_MISSING` (exit 2 from the CLI) unless MLX can be imported."""
+    """Raise a `CourseError` with `MLX_MISSING` (exit 2 from the CLI) unless MLX can be imported;
+    on Linux, say once when MLX is left on its slow bundled BLAS (blas.py)."""
     if not mlx_available():
         raise CourseError(MLX_MISSING)
+    from week6_optimizations.mlx_port.blas import announce_fallback
+
+    announce_fallback()
