@@ -67,6 +67,7 @@ def run_tests(folder: Path) -> dict[str, Outcome]:
         str(folder),
         "-q",
         "--tb=no",
+        "-rN",  # no summary of failures: the table says it per task
         "--no-header",
         "-p",
         "no:cacheprovider",
