@@ -59,9 +59,7 @@ def isolated_cache(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ training variants
 
 
-@pytest.mark.task("6.1")
-@pytest.mark.task("6.2")
-@pytest.mark.task("6.3")
+@pytest.mark.task("6.1", "6.2", "6.3")
 def test_training_rows_have_speeds_memory_and_ratios_against_the_baseline():
     rows = small_training_rows(True)
     assert [(r["section"], r["impl"]) for r in rows] == [
@@ -107,6 +105,7 @@ def test_a_failing_compile_case_is_reported_not_raised(monkeypatch):
         training_rows_for([TrainCase(8, dtype="float64", **SMALL)], CPU, rounds=1, warmup=0)
 
 
+@pytest.mark.task("6.1", "6.2", "6.3")  # the small rows train rope and sdpa cases
 def test_memory_rows_read_times_less_than_the_baseline(monkeypatch):
     from week6_optimizations.bench import training
 
@@ -126,8 +125,7 @@ def test_peak_memory_sees_a_large_tensor():
 # ------------------------------------------------------------------ generation
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_generation_rows_compare_the_cache_with_full_context():
     rows = small_generation_rows(True)
     assert [r["impl"] for r in rows] == ["full context, naive learned", "kv cache, naive learned"]
@@ -136,8 +134,7 @@ def test_generation_rows_compare_the_cache_with_full_context():
     assert rows[1]["ratio"] == pytest.approx(rows[1]["value"] / rows[0]["value"])
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_transformers_generates_the_same_tokens_from_the_same_weights(make_gpt):
     model = make_gpt(block_size=16)
     hf = transformers_copy(model)
@@ -148,6 +145,7 @@ def test_transformers_generates_the_same_tokens_from_the_same_weights(make_gpt):
     assert len(set(ours)) > 2  # decisive weights: a sequence that a wrong context would change
 
 
+@pytest.mark.task("6.4", "6.5")
 def test_transformers_rows_use_transformers_as_the_reference():
     shape = {k: v for k, v in SMALL.items() if k != "batch_size"}
     rows = transformers_rows_for([8], CPU, rounds=1, warmup=0, prompt_length=2, shape=shape)
@@ -303,11 +301,7 @@ def test_run_rows_time_whole_runs_of_both(config_file, isolated_cache):
 # ------------------------------------------------------------------ the command and the report
 
 
-@pytest.mark.task("6.1")
-@pytest.mark.task("6.2")
-@pytest.mark.task("6.3")
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.1", "6.2", "6.3", "6.4", "6.5")
 def test_run_bench_writes_well_formed_json(tmp_path, small_providers, capsys):
     rows, path = bench.run_bench(True, tmp_path, ["training", "generation"])
     report = json.loads(path.read_text())
@@ -319,8 +313,7 @@ def test_run_bench_writes_well_formed_json(tmp_path, small_providers, capsys):
     assert {r["section"] for r in rows} == {"training", "training memory", "generation"}
 
 
-@pytest.mark.task("6.4")
-@pytest.mark.task("6.5")
+@pytest.mark.task("6.4", "6.5")
 def test_cli_prints_the_table_and_the_file(tmp_path, small_providers, capsys):
     code = bench.main(
         ["--quick", "--out-dir", str(tmp_path), "--only", "generation", "--threads", "1"]
