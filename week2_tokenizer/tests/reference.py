@@ -8,6 +8,7 @@ import importlib.util
 import json
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,10 +22,21 @@ def reference_merges(
     if specials:
         alternatives = "|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True))
         segments = regex.split(alternatives, text)
-    words: Counter[tuple[bytes, ...]] = Counter()
+    pieces: Counter[bytes] = Counter()
     for segment in segments:
         for piece in regex.findall(pattern, segment):
-            words[tuple(bytes([b]) for b in piece.encode("utf-8"))] += 1
+            pieces[piece.encode("utf-8")] += 1
+    return recount_merges(pieces, n_merges)
+
+
+def recount_merges(
+    pretoken_counts: Mapping[bytes, int], n_merges: int
+) -> list[tuple[bytes, bytes]]:
+    """The obviously correct trainer on weighted pre-tokens: recount every pair of every word
+    after every merge; ties to the greatest (bytes, bytes)."""
+    words: Counter[tuple[bytes, ...]] = Counter()
+    for piece, count in pretoken_counts.items():
+        words[tuple(bytes([b]) for b in piece)] += count
     merges = []
     for _ in range(n_merges):
         pairs: Counter[tuple[bytes, bytes]] = Counter()

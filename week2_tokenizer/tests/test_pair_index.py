@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter
-from itertools import pairwise
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,35 +18,10 @@ from hypothesis import strategies as st
 from week2_tokenizer.pair_index import PairPositions, descending_key, smallest_typecode
 from week2_tokenizer.pretokenize import count_pretokens
 
+sys.path.insert(0, str(Path(__file__).parent))
+from reference import recount_merges  # noqa: E402
+
 Merges = list[tuple[bytes, bytes]]
-
-
-def recount_merges(pretoken_counts: dict[bytes, int], n_merges: int) -> Merges:
-    """The obviously correct trainer: recount every pair of every word after every merge."""
-    words = {tuple(bytes([b]) for b in word): n for word, n in pretoken_counts.items()}
-    merges = []
-    for _ in range(n_merges):
-        pairs: Counter[tuple[bytes, bytes]] = Counter()
-        for word, n in words.items():
-            for pair in pairwise(word):
-                pairs[pair] += n
-        if not pairs:
-            break
-        best = max(pairs, key=lambda pair: (pairs[pair], pair))
-        merges.append(best)
-        merged_words: Counter[tuple[bytes, ...]] = Counter()
-        for word, n in words.items():
-            merged, i = [], 0
-            while i < len(word):
-                if word[i : i + 2] == best:
-                    merged.append(best[0] + best[1])
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            merged_words[tuple(merged)] += n
-        words = merged_words
-    return merges
 
 
 def fast_merges(pretoken_counts: dict[bytes, int], n_merges: int) -> Merges:
