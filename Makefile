@@ -142,8 +142,9 @@ evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, sampl
 
 # ------------------------------------------------------------------ week 6
 
-bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1])
-	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick)
+bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1] [ONLY="training trainer"] [THREADS=1])
+	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) \
+	  $(if $(THREADS),--threads $(THREADS))
 
 # ------------------------------------------------------------------ workbook
 

@@ -7,7 +7,8 @@ at the end. What depends on the framework's arrays and autograd is a *backend*:
     build          the model and optimizer, fresh from the config or restored from a checkpoint
     train_step     one optimizer step at a learning rate: forward and backward over the
                    micro-batches, clipping, the update; returns the numbers the loop logs
-    evaluate       the validation figures of the current weights (evaluate.py's exact walk)
+    evaluate       the validation figures of the current weights (evaluate.py's exact walk, or
+                   its estimate from a fixed subset of the windows)
     save           the last checkpoint, and the best one when the evaluation improved
     draw_samples   the text of samples.txt
 
@@ -91,8 +92,9 @@ class TrainingBackend(Protocol):
         the norm before clipping, ...} (a NaN loss is the loop's to judge)."""
         ...
 
-    def evaluate(self) -> EvalResult:
-        """Loss, perplexity and bits per byte of the current weights on the validation split."""
+    def evaluate(self, max_windows: int | None = None) -> EvalResult:
+        """Loss, perplexity and bits per byte of the current weights on the validation split:
+        exact, or estimated from `max_windows` evenly spaced windows (evaluate.py)."""
         ...
 
     def save(self, state: LoopState, *, best: bool) -> None:

@@ -12,7 +12,9 @@
       beta1: 0.9
       beta2: 0.99
       grad_clip: 1.0          # 0 turns clipping off
-      eval_interval: 250      # evaluate (whole validation split) every this many steps
+      eval_interval: 250      # evaluate on the validation split every this many steps
+      eval_iters: null        # null: the whole split each time; N: estimate from N batches of
+                              # fixed windows in between, the whole split at the end
       log_interval: 10        # write a metrics row every this many steps
       dtype: float32          # float32 | bfloat16 | float16 (autocast; float16 adds a GradScaler)
       compile: false          # torch.compile the model
@@ -54,7 +56,12 @@ class TrainConfig:
     beta1, beta2: AdamW's moving-average factors for the gradient and its square.
     grad_clip: the largest allowed global gradient norm; larger gradients are scaled down.
         0 turns clipping off.
-    eval_interval: evaluate on the whole validation split every this many steps (and at the end).
+    eval_interval: evaluate on the validation split every this many steps (and at the end).
+    eval_iters: None (or left out): every evaluation walks the whole validation split (exact).
+        A number: the evaluations before the last are estimates from eval_iters batches of
+        batch_size windows, evenly spaced over the split and the same each time (nanoGPT's
+        eval_iters, without its fresh random draw); the final evaluation is still the whole
+        split. Metrics rows say which they hold (`val_exact`).
     log_interval: write a training row to metrics.jsonl every this many steps.
     dtype: the autocast precision: float32 (none), bfloat16, or float16 (with a GradScaler).
     compile: wrap the model in `torch.compile` (needs a C++ compiler on CPU; minutes to warm up).
@@ -73,6 +80,7 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 250
+    eval_iters: int | None = None
     log_interval: int = 10
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     compile: bool = False
@@ -85,6 +93,8 @@ class TrainConfig:
             self.lr_decay_iters = max(self.max_iters, self.warmup_iters)
         for key in ("batch_size", "grad_accum_steps", "max_iters", "eval_interval", "log_interval"):
             check(getattr(self, key) > 0, key, "a positive integer")
+        if self.eval_iters is not None:
+            check(self.eval_iters > 0, "eval_iters", "a positive integer, or null (whole split)")
         check(self.lr > 0, "lr", f"a positive number, got {self.lr}")
         check(
             0 <= self.min_lr <= self.lr, "min_lr", f"between 0 and lr={self.lr}, got {self.min_lr}"

@@ -15,6 +15,13 @@ window is shorter; it is padded and its padding targets are -1 (ignored).
     loss = total nats / n targets;  perplexity = exp(loss);
     bits per byte = total nats / ln 2 / n_bytes   (n_bytes: UTF-8 bytes of the target text)
 
+An *estimate* (train.eval_iters) scores a fixed subset of these windows instead: `max_windows`
+of them, evenly spaced over the split, the same ones at every evaluation, so that successive
+estimates differ only because the model changed (nanoGPT draws fresh random batches each time,
+which adds sampling noise to the curve). Its bits per byte divide by the bytes those windows
+cover in proportion: the split's bytes x (targets scored / targets in the split), rounded.
+The figures say which they are: `EvalResult.exact`.
+
 Several processes share the walk: the batches are dealt out in turn (process r takes batches r,
 r + world_size, ...), each batch's summed nats land in its own slot of a vector that an
 all-reduce fills in everywhere, and `math.fsum` adds the slots. Every batch is computed exactly
@@ -51,9 +58,12 @@ class EvalResult:
     bits_per_byte: float
     n_tokens: int
     n_bytes: int
+    exact: bool = True  # False: an estimate from a subset of the windows
 
     @classmethod
-    def from_nats(cls, total_nats: float, n_tokens: int, n_bytes: int) -> EvalResult:
+    def from_nats(
+        cls, total_nats: float, n_tokens: int, n_bytes: int, exact: bool = True
+    ) -> EvalResult:
         """The figures of `total_nats` summed over `n_tokens` targets that cover `n_bytes`."""
         mean = total_nats / n_tokens
         return cls(
@@ -62,6 +72,7 @@ class EvalResult:
             bits_per_byte=bits_per_byte(total_nats, n_bytes),
             n_tokens=n_tokens,
             n_bytes=n_bytes,
+            exact=exact,
         )
 
 
@@ -84,7 +95,17 @@ def evaluation_windows(tokens: np.ndarray, block_size: int) -> tuple[Tensor, Ten
     return inputs, windows[:, 1:]
 
 
-@torch.no_grad()
+def estimate_subset(n_windows: int, max_windows: int | None) -> np.ndarray | None:
+    """The indexes of `max_windows` windows evenly spaced over `n_windows` (first and last
+    included), or None when there is no limit or it covers them all (then: the exact walk)."""
+    if max_windows is None or max_windows >= n_windows:
+        return None
+    if max_windows < 1:
+        raise ValueError(f"max_windows must be positive, got {max_windows}")
+    return np.unique(np.linspace(0, n_windows - 1, max_windows).round().astype(np.int64))
+
+
+@torch.inference_mode()
 def evaluate(
     model: nn.Module,
     val_tokens: TokenSplit,
@@ -95,6 +116,7 @@ def evaluate(
     dtype: str = "float32",
     parallel: SingleProcess | None = None,
     progress: bool = False,
+    max_windows: int | None = None,
 ) -> EvalResult:
     """Loss, perplexity and bits per byte of `model` on a whole split, deterministic and exact.
 
@@ -103,11 +125,17 @@ def evaluate(
     own: autocast for bfloat16 and float16). The model is put in eval mode for the walk and
     returned to the mode it was in. With a `parallel` strategy of several processes, each
     evaluates its share of the batches and all get the whole figure. `progress` shows a bar (on
-    rank 0) once the walk has taken more than a few seconds.
+    rank 0) once the walk has taken more than a few seconds. `max_windows` makes it an estimate
+    from that many evenly spaced windows (see the module docstring); None: the whole split.
     """
     parallel = parallel if parallel is not None else SingleProcess()
     device = torch.device(device)
     inputs, targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
+    all_targets = int((targets >= 0).sum())
+    subset = estimate_subset(len(inputs), max_windows)
+    if subset is not None:
+        chosen = torch.from_numpy(subset)
+        inputs, targets = inputs[chosen], targets[chosen]
     starts = range(0, len(inputs), batch_size)
     batch_nats = torch.zeros(len(starts), dtype=torch.float64)
     was_training = model.training
@@ -136,4 +164,13 @@ def evaluate(
         model.train(was_training)
     total_nats = math.fsum(parallel.all_reduce_sum(batch_nats).tolist())
     n_tokens = int((targets >= 0).sum())  # every process holds all the windows: no exchange
-    return EvalResult.from_nats(total_nats, n_tokens, val_tokens.n_bytes)
+    return scored(total_nats, n_tokens, all_targets, val_tokens.n_bytes)
+
+
+def scored(total_nats: float, n_tokens: int, all_targets: int, split_bytes: int) -> EvalResult:
+    """The figures of `n_tokens` scored targets out of the split's `all_targets`: exact when they
+    are all of them, else an estimate whose bytes are the split's in proportion."""
+    if n_tokens == all_targets:
+        return EvalResult.from_nats(total_nats, n_tokens, split_bytes)
+    n_bytes = round(split_bytes * n_tokens / all_targets)
+    return EvalResult.from_nats(total_nats, n_tokens, n_bytes, exact=False)

@@ -4,7 +4,8 @@
                    for float16 (step.py), torch.compile if asked; a resume loads last.pt's
                    weights, AdamW moments, scale, batch generator and random states
     train_step     `optimizer_step` (step.py) over grad_accum_steps micro-batches
-    evaluate       `evaluate` (evaluate.py): the whole validation split, in the run's dtype
+    evaluate       `evaluate` (evaluate.py): the whole validation split, or an estimate from
+                   a fixed subset of its windows, in the run's dtype
     save           checkpoint.pt when best, last.pt always (checkpoint.py)
     draw_samples   from checkpoint.pt's weights, the best by validation loss
 
@@ -153,7 +154,7 @@ class TorchBackend:
         total = parallel.all_reduce_sum(torch.tensor([value], dtype=torch.float64))
         return float(total[0]) / parallel.world_size
 
-    def evaluate(self) -> EvalResult:
+    def evaluate(self, max_windows: int | None = None) -> EvalResult:
         cfg = self.setup.cfg
         return evaluate(
             self.eval_model,
@@ -163,6 +164,7 @@ class TorchBackend:
             device=self.device,
             dtype=cfg.train.dtype,
             parallel=self.setup.parallel,
+            max_windows=max_windows,
         )
 
     # ------------------------------------------------------------------ checkpoints

@@ -1,7 +1,8 @@
 """The training loop: evaluate, checkpoint, step, log, until max_iters or Ctrl-C.
 
     step 0 ... max_iters:
-        every eval_interval steps (and at the end): evaluate the whole validation split,
+        every eval_interval steps (and at the end): evaluate on the validation split (the
+            whole split, or with train.eval_iters an estimate, the whole split at the end),
             log it, save checkpoint.pt if it is the best so far, always save last.pt
         lr = schedule(step); one optimizer step over grad_accum_steps micro-batches
         every log_interval steps: a metrics row (loss, lr, grad norm, tokens/s)
@@ -192,20 +193,29 @@ class Trainer:
     # ------------------------------------------------------------------ the pieces of a step
 
     def evaluate_and_save(self) -> EvalResult:
-        """Evaluate the whole validation split, log it, and save: the best checkpoint when the
-        loss improved (checkpoint.pt), the last one always (last.pt, or the framework's own)."""
-        state = self.state
-        result = self.backend.evaluate()
+        """Evaluate, log it, and save: the best checkpoint when the loss improved
+        (checkpoint.pt), the last one always (last.pt, or the framework's own).
+
+        With train.eval_iters the evaluation is an estimate, and the final one is also exact:
+        the row logs the exact figures, while "improved" compares estimates with estimates
+        (one figure judges every step, so best_val_loss is an estimate in such a run).
+        """
+        train, state = self.cfg.train, self.state
+        windows = None if train.eval_iters is None else train.eval_iters * train.batch_size
+        judged = self.backend.evaluate(max_windows=windows)
+        final = state.step >= train.max_iters
+        result = self.backend.evaluate() if final and not judged.exact else judged
         state.last_eval_step = state.step
-        improved = result.loss < state.best_val_loss
+        improved = judged.loss < state.best_val_loss
         if improved:
-            state.best_val_loss = result.loss
+            state.best_val_loss = judged.loss
         self._log_metrics(
             {
                 "step": state.step,
                 "val_loss": result.loss,
                 "val_perplexity": result.perplexity,
                 "val_bits_per_byte": result.bits_per_byte,
+                "val_exact": result.exact,
             }
         )
         self.backend.save(state, best=improved)

@@ -25,6 +25,8 @@ from week4_training.trainer import Trainer, TrainingDiverged
 
 MEASURED = ("tokens_per_s", "train_seconds")
 VAL_LOSSES = {0: 3.0, 4: 1.0, 8: 2.0}  # the best evaluation is at step 4, not the last one
+# estimates (train.eval_iters) of the same weights: by these, the last step is the best
+ESTIMATES = {0: 3.5, 4: 1.5, 8: 1.25}
 
 
 class Ledger:
@@ -63,9 +65,13 @@ class LedgerBackend:
         loss = math.nan if step == self.ledger.nan_at else 5.0 - step / 2
         return {"loss": loss, "grad_norm": 0.25}
 
-    def evaluate(self) -> EvalResult:
-        self.ledger.calls.append(("evaluate",))
-        return EvalResult.from_nats(VAL_LOSSES[self.trained] * 10, n_tokens=10, n_bytes=20)
+    def evaluate(self, max_windows: int | None = None) -> EvalResult:
+        if max_windows is None:
+            self.ledger.calls.append(("evaluate",))
+            return EvalResult.from_nats(VAL_LOSSES[self.trained] * 10, n_tokens=10, n_bytes=20)
+        self.ledger.calls.append(("estimate", max_windows))
+        nats = ESTIMATES[self.trained] * 4
+        return EvalResult.from_nats(nats, n_tokens=4, n_bytes=8, exact=False)
 
     def save(self, state: LoopState, *, best: bool) -> None:
         self.ledger.calls.append(("save", state.step, best))
@@ -112,6 +118,32 @@ def test_the_loop_evaluates_saves_and_steps_in_its_order(config_factory):
     assert list(rows[1])[:4] == ["step", "loss", "lr", "grad_norm"]
     assert [r["step"] for r in rows if "val_loss" in r] == [0, 4, 8]
     assert rows[1]["loss"] == 5.0 and rows[1]["grad_norm"] == 0.25
+
+
+@pytest.mark.task("4.2")
+def test_with_eval_iters_the_loop_estimates_and_ends_with_the_whole_split(config_factory):
+    ledger = Ledger()
+    cfg = config_factory("train.eval_iters=3")
+    windows = 3 * cfg.train.batch_size
+    result = quiet(cfg, ledger).run()
+    evaluations = [call for call in ledger.calls if call[0] in ("estimate", "evaluate", "save")]
+    assert evaluations == [
+        ("estimate", windows),
+        ("save", 0, True),
+        ("estimate", windows),
+        ("save", 4, True),
+        ("estimate", windows),  # the last evaluation: the estimate judges it, as it judged all
+        ("evaluate",),  # and the whole split is its logged figure
+        ("save", 8, True),  # 1.25 < 1.5: estimates are compared with estimates only
+    ]
+    assert result.best_val_loss == 1.25 and result.last_eval is not None
+    assert result.last_eval.exact and result.last_eval.loss == 2.0
+    rows = [r for r in read_metrics(result.run_dir / "metrics.jsonl") if "val_loss" in r]
+    assert [(r["val_loss"], r["val_exact"]) for r in rows] == [
+        (3.5, False),
+        (1.5, False),
+        (2.0, True),
+    ]
 
 
 @pytest.mark.task("4.2")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from week2_tokenizer import Tokenizer
 from week3_model import GPT, GPTConfig
 from week4_training.data import encode_split
-from week4_training.evaluate import evaluate, evaluation_windows
+from week4_training.evaluate import estimate_subset, evaluate, evaluation_windows
 
 
 @settings(max_examples=40, deadline=None)
@@ -104,3 +104,46 @@ def test_a_slow_evaluation_shows_progress(monkeypatch, capsys):
     shown = evaluate(model, split, block_size=8, batch_size=4, progress=True)
     assert "evaluating" in capsys.readouterr().err
     assert shown == quiet
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_windows=st.integers(1, 500), wanted=st.integers(1, 600))
+def test_an_estimate_takes_evenly_spaced_windows_from_first_to_last(n_windows, wanted):
+    chosen = estimate_subset(n_windows, wanted)
+    if wanted >= n_windows:
+        assert chosen is None  # nothing left out: the exact walk
+        return
+    assert chosen is not None
+    assert chosen[0] == 0 and (wanted == 1 or chosen[-1] == n_windows - 1)
+    assert np.all(np.diff(chosen) > 0) and len(chosen) <= wanted
+    gaps = np.diff(chosen)
+    assert len(gaps) == 0 or gaps.max() - gaps.min() <= 1  # even: gaps differ by at most one
+    assert len(chosen) == wanted or gaps.min() == 1  # fewer only when windows ran out
+    assert estimate_subset(n_windows, None) is None
+
+
+def test_an_estimate_scores_its_windows_and_says_it_is_one():
+    split = encode_split(Tokenizer.bytes_only(), "to be or not to be, that is the question " * 5)
+    model = tiny_model()
+    inputs, targets = evaluation_windows(split.tokens, 8)
+    chosen = estimate_subset(len(inputs), 5)
+    assert chosen is not None
+    with torch.no_grad():
+        logits, _ = model(inputs[chosen])
+    scored = targets[chosen].flatten()
+    nats = float(F.cross_entropy(logits.flatten(0, 1), scored, ignore_index=-1, reduction="sum"))
+    n_scored = int((scored >= 0).sum())  # the last window is chosen, its padding is not scored
+    assert n_scored < 5 * 8
+    estimate = evaluate(model, split, block_size=8, batch_size=2, max_windows=5)
+    assert not estimate.exact and estimate.n_tokens == n_scored
+    assert estimate.loss == pytest.approx(nats / n_scored, rel=1e-6)
+    all_targets = int((targets >= 0).sum())
+    assert estimate.n_bytes == round(split.n_bytes * n_scored / all_targets)
+    assert estimate.bits_per_byte == pytest.approx(nats / math.log(2) / estimate.n_bytes)
+    assert evaluate(model, split, block_size=8, batch_size=2, max_windows=5) == estimate
+    exact = evaluate(model, split, block_size=8, batch_size=2)
+    assert exact.exact and exact.n_bytes == split.n_bytes
+    # a limit that covers every window is the exact walk, bit for bit
+    assert evaluate(model, split, block_size=8, batch_size=2, max_windows=len(inputs)) == exact
+    with pytest.raises(ValueError, match="max_windows"):
+        estimate_subset(10, 0)

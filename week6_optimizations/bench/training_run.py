@@ -6,10 +6,12 @@ weights and the same training batches (see plain_loop.py):
 - training step: week 4's `Trainer.train_step` (schedule, batch, `optimizer_step`) against
   `PlainLoop.step`, each on a model of its own, one step per round;
 - training run: a new `Trainer` built and `run()` to max_iters, as `make train` does it but in
-  this process (its config, metrics, checkpoints and exact evaluations written to a temporary
-  run folder; not the samples.txt and plot that `make train` adds after training), against a
-  new `PlainLoop` run for the same steps (its estimates every eval_interval, its checkpoint
-  when the estimate improves). One whole run of each per round.
+  this process (its config, metrics, checkpoints and evaluations written to a temporary run
+  folder: estimates from train.eval_iters batches, then the whole split at the end; not the
+  samples.txt and plot that `make train` adds after training), against a new `PlainLoop` run
+  for the same steps (its estimates of both splits every eval_interval, its checkpoint when the
+  estimate improves). Both take the same number of batches per estimate. One whole run of each
+  per round.
 
 Ratios read "x faster than the plain loop": plain seconds / course seconds within a round. The
 data (the corpus encoded once, cached as week 4 does) is prepared before any timing; a short run
@@ -130,7 +132,7 @@ def _quick_corpus(runs: BenchRuns, chars: int) -> str:
 
 def run_rows(plan: RunPlan, config_path: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
     """The "training run" rows: the course's whole run and the plain loop's, interleaved."""
-    overrides = [f"train.max_iters={plan.max_iters}"]
+    overrides = [f"train.max_iters={plan.max_iters}", f"train.eval_iters={plan.eval_iters}"]
     if plan.eval_interval is not None:
         overrides.append(f"train.eval_interval={plan.eval_interval}")
     with BenchRuns(config_path, overrides) as runs:
@@ -153,7 +155,8 @@ def run_rows(plan: RunPlan, config_path: Path = BENCH_CONFIG) -> list[dict[str, 
         train = runs.base.train
     case = f"{config_path.name}, {train.max_iters} steps, eval every {train.eval_interval}"
     note = (
-        f"{corpus}; one whole run per round: build, train, evaluate, checkpoint (plain: "
+        f"{corpus}; one whole run per round: build, train, evaluate, checkpoint (course: "
+        f"{plan.eval_iters}-batch estimates, the whole split at the end; plain: "
         f"{plan.eval_iters}-batch estimates of both splits)"
     )
     return timed_rows("training run", case, seconds, PLAIN, note=note)

@@ -1,7 +1,8 @@
 """Exact evaluation in MLX: week 4's windows over the whole validation split, MLX forward passes.
 
-The windows (every validation token a target exactly once, padding targets -1) and the figures
-(loss, perplexity, bits per byte) are week 4's; only the forward pass is MLX. Dropout is off
+The windows (every validation token a target exactly once, padding targets -1), the figures
+(loss, perplexity, bits per byte) and the estimate from a fixed subset of windows
+(`max_windows`, train.eval_iters) are week 4's; only the forward pass is MLX. Dropout is off
 (`model.eval()`), and the model is returned to the mode it was in.
 """
 
@@ -13,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from week4_training.data import TokenSplit
-from week4_training.evaluate import EvalResult, evaluation_windows
+from week4_training.evaluate import EvalResult, estimate_subset, evaluation_windows, scored
 from week6_optimizations.mlx_port.model import language_model_loss
 
 
@@ -42,15 +43,21 @@ def evaluate_mlx(
     block_size: int,
     batch_size: int,
     progress: bool = True,
+    max_windows: int | None = None,
 ) -> EvalResult:
-    """Loss, perplexity and bits per byte of an MLX model on a whole split (week 4's rules and
-    week 4's keywords); `progress` shows a bar of the batches on stderr."""
+    """Loss, perplexity and bits per byte of an MLX model on a whole split, or an estimate from
+    `max_windows` evenly spaced windows (week 4's rules and week 4's keywords); `progress` shows
+    a bar of the batches on stderr."""
     torch_inputs, torch_targets = evaluation_windows(np.asarray(val_tokens.tokens), block_size)
     inputs, targets = torch_inputs.numpy().astype(np.int32), torch_targets.numpy().astype(np.int32)
+    all_targets = int((targets >= 0).sum())
+    subset = estimate_subset(len(inputs), max_windows)
+    if subset is not None:
+        inputs, targets = inputs[subset], targets[subset]
     was_training = model.training
     model.eval()
     try:
         nats = total_nats(model, inputs, targets, batch_size, progress)
     finally:
         model.train(was_training)
-    return EvalResult.from_nats(nats, int((targets >= 0).sum()), val_tokens.n_bytes)
+    return scored(nats, int((targets >= 0).sum()), all_targets, val_tokens.n_bytes)

@@ -124,7 +124,7 @@ class MLXBackend:
         mx.eval(loss, norm)  # lazy until here: this line runs the step
         return {"loss": float(loss), "grad_norm": float(norm)}
 
-    def evaluate(self) -> EvalResult:
+    def evaluate(self, max_windows: int | None = None) -> EvalResult:
         setup = self.setup
         return evaluate_mlx(
             self.model,
@@ -132,6 +132,7 @@ class MLXBackend:
             block_size=setup.cfg.model.block_size,
             batch_size=setup.cfg.train.batch_size,
             progress=setup.progress,
+            max_windows=max_windows,
         )
 
     def save(self, state: LoopState, *, best: bool) -> None:

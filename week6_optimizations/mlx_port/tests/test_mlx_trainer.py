@@ -47,7 +47,10 @@ def test_a_run_writes_week4s_layout_and_rows(corpus, tmp_path):
     train_rows = [r for r in rows if "loss" in r]
     eval_rows = [r for r in rows if "val_loss" in r]
     assert set(train_rows[0]) == {"step", "loss", "lr", "grad_norm", *MEASURED}
-    assert set(eval_rows[0]) == {"step", "val_loss", "val_perplexity", "val_bits_per_byte"}
+    assert set(eval_rows[0]) == {
+        "step", "val_loss", "val_perplexity", "val_bits_per_byte", "val_exact"
+    }  # fmt: skip
+    assert all(r["val_exact"] for r in eval_rows)  # no train.eval_iters: the whole split
     assert [r["step"] for r in eval_rows] == [0, 4, 8]
     assert eval_rows[-1]["val_loss"] < eval_rows[0]["val_loss"]
     # checkpoint.pt is a week-4 checkpoint: PyTorch reads it and computes the same logits
@@ -189,3 +192,23 @@ def test_evaluation_shows_a_progress_bar(corpus, tmp_path, capsys):
     shown = evaluate_mlx(model, split, block_size=16, batch_size=4)
     assert "validation:" in capsys.readouterr().err
     assert shown == quiet  # the bar changes nothing
+
+
+def test_an_mlx_estimate_scores_week4s_windows(corpus, tmp_path):
+    from week4_training.data import load_token_data
+    from week4_training.evaluate import evaluate
+    from week6_optimizations.mlx_port.evaluate import evaluate_mlx
+
+    cfg = run_config(corpus, tmp_path / "runs", max_iters=2, eval_interval=2, sample_tokens=0)
+    run_dir = train_mlx(cfg)
+    loaded = load_checkpoint(run_dir)
+    model = to_mlx(loaded.model)
+    split = load_token_data(str(corpus), loaded.tokenizer).val
+    settings = {"block_size": 16, "batch_size": 4, "max_windows": 6}
+    estimate = evaluate_mlx(model, split, progress=False, **settings)
+    reference = evaluate(loaded.model, split, **settings)
+    assert not estimate.exact and not reference.exact
+    assert (estimate.n_tokens, estimate.n_bytes) == (reference.n_tokens, reference.n_bytes)
+    assert estimate.loss == pytest.approx(reference.loss, rel=1e-5)
+    whole = evaluate_mlx(model, split, block_size=16, batch_size=4, progress=False)
+    assert whole.exact and whole.n_tokens > estimate.n_tokens
