@@ -65,6 +65,7 @@ def test_resume_continues_a_run(config_file, tmp_path, capsys):
     [
         (["train", "--config", "missing.yaml"], "config file not found"),
         (["train", "--config", "{cfg}", "train.lr=-1"], "train.lr"),
+        (["train", "--config", "{cfg}", "train.eval_iters=0"], "train.eval_iters"),
         (["train", "--config", "{cfg}", "train.nonsense=1"], "unknown key"),
         (["train", "--config", "{cfg}", "data.corpus=/no/such/file.txt"], "no such file"),
         (["train", "--config", "{cfg}", "--resume", "{tmp}"], "no last.pt"),
