@@ -14,19 +14,20 @@ from torch import Tensor, nn
 
 from week3_model.attention import make_attention
 from week3_model.config import GPTConfig
-from week3_model.layernorm import LayerNorm
-from week3_model.mlp import MLP
+from week3_model.layernorm import make_norm
+from week3_model.mlp import make_mlp
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block, (B, T, C) -> (B, T, C); its attention is `make_attention`'s."""
+    """Pre-norm transformer block, (B, T, C) -> (B, T, C); its attention, norms and MLP are the
+    config's table entries (`make_attention`, `make_norm`, `make_mlp`)."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = make_norm(config)  # the `norm` and `mlp` entries: LayerNorm and MLP here
         self.attn = make_attention(config)
-        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = make_norm(config)
+        self.mlp = make_mlp(config)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, T, C) -> (B, T, C)."""

@@ -10,6 +10,10 @@
       tie_weights: true   # the LM head reuses the token-embedding matrix
       attention: naive    # a name in the ATTENTION table below (week 6 adds sdpa)
       position: learned   # a name in the POSITION table below (week 6 adds rope)
+      norm: layernorm     # a name in the NORM table below (week 6 adds rmsnorm)
+      norm_eps: 1.0e-5    # the epsilon under the norm's square root (GPT-2: 1e-5)
+      mlp: gelu           # a name in the MLP_KIND table below (week 6 adds swiglu, relu2)
+      d_ff: null          # the MLP's hidden width; null: the MLP's own default (gelu: 4 x n_embd)
 
 `vocab_size` is normally left out: it is read from the tokenizer file (week 4 fills it in), so a
 model and its tokenizer can never disagree. The defaults are the shape of GPT-2 small (124M).
@@ -22,9 +26,12 @@ from dataclasses import dataclass
 from shared.config import ConfigError, check
 from shared.registry import Registry
 
-# The variants `attention` and `position` may name (pyproject.toml lists them; shared/registry.py).
+# The variants `attention`, `position`, `norm` and `mlp` may name (pyproject.toml lists them;
+# shared/registry.py).
 ATTENTION: Registry[type] = Registry("attention", "tiny_gpt.attention")
 POSITION: Registry[type] = Registry("position", "tiny_gpt.position")
+NORM: Registry[type] = Registry("norm", "tiny_gpt.norm")
+MLP_KIND: Registry[type] = Registry("mlp", "tiny_gpt.mlp")
 
 
 @dataclass
@@ -41,6 +48,10 @@ class GPTConfig:
     tie_weights: bool = True
     attention: str = "naive"
     position: str = "learned"
+    norm: str = "layernorm"
+    norm_eps: float = 1e-5
+    mlp: str = "gelu"
+    d_ff: int | None = None
 
     def __post_init__(self) -> None:
         check(
@@ -57,8 +68,16 @@ class GPTConfig:
             f"got {self.n_embd}",
         )
         check(0.0 <= self.dropout < 1.0, "dropout", f"in [0, 1), got {self.dropout}")
+        check(self.norm_eps > 0, "norm_eps", f"a positive number, got {self.norm_eps}")
+        check(
+            self.d_ff is None or self.d_ff > 0,
+            "d_ff",
+            f"a positive integer, or null for the MLP's default width, got {self.d_ff}",
+        )
         check_registered(ATTENTION, self.attention, "attention")
         check_registered(POSITION, self.position, "position")
+        check_registered(NORM, self.norm, "norm")
+        check_registered(MLP_KIND, self.mlp, "mlp")
 
     @property
     def head_size(self) -> int:

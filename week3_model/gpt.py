@@ -9,10 +9,11 @@ Logits at position t score every possible *next* token given tokens 0..t. With `
 input shifted left by one) forward also returns the mean cross-entropy; targets equal to -1 are
 ignored (`ignore_index=-1`), which lets a batch mark padding or unwanted positions.
 
-The attention and the position encoding are looked up by name (`model.attention`,
-`model.position`) in the tables of config.py: `Block` builds `make_attention(config)` and `GPT`
-builds `POSITION.get(config.position)(config)`. Week 3 provides `naive` and `learned`; later
-variants plug in there, without a change to this file.
+The attention, the position encoding, the norms and the MLP are looked up by name
+(`model.attention`, `model.position`, `model.norm`, `model.mlp`) in the tables of config.py:
+`Block` builds `make_attention`, `make_norm` and `make_mlp` of the config and `GPT` builds
+`POSITION.get(config.position)(config)` and the final norm. Week 3 provides `naive`, `learned`,
+`layernorm` and `gelu`; later variants plug in there, without a change to this file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from shared.errors import CourseError
 from week3_model.block import Block
 from week3_model.config import POSITION, GPTConfig
-from week3_model.layernorm import LayerNorm
+from week3_model.layernorm import LayerNorm, make_norm
 
 # How `parameter_breakdown` names the parts; a tied LM head shares the token embedding (0 extra).
 _COMPONENT = {
@@ -55,7 +56,7 @@ class GPT(nn.Module):
         self.position_encoding = POSITION.get(config.position)(config)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_f = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             # One matrix, two uses: row i embeds token i and, dotted with x, scores token i.

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from week3_model.config import NORM, GPTConfig
+
 
 class LayerNorm(nn.Module):
     """LayerNorm over the last dimension of size `width`, with an optional bias.
@@ -31,3 +33,10 @@ class LayerNorm(nn.Module):
         # BEGIN TASK 3.1 [The residual stream and pre-norm]: normalise the last dim, scale and shift
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
         # END TASK 3.1
+
+
+def make_norm(config: GPTConfig) -> nn.Module:
+    """A norm of width n_embd: the `config.norm` entry (week 3: this file's LayerNorm), with the
+    config's bias and epsilon. Every norm of a GPT (ln_1, ln_2, ln_f) is made here."""
+    norm: type[nn.Module] = NORM.get(config.norm)
+    return norm(config.n_embd, bias=config.bias, eps=config.norm_eps)

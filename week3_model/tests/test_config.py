@@ -37,6 +37,10 @@ def test_defaults_are_gpt2_small():
             "attention: must be one of naive, sdpa (the tiny_gpt.attention",
         ),
         ({"position": "magic"}, "position: must be one of learned, rope (the tiny_gpt.position"),
+        ({"norm": "magic"}, "norm: must be one of layernorm (the tiny_gpt.norm table)"),
+        ({"mlp": "magic"}, "mlp: must be one of gelu (the tiny_gpt.mlp table)"),
+        ({"norm_eps": 0.0}, "norm_eps: must be a positive number, got 0.0"),
+        ({"d_ff": 0}, "d_ff: must be a positive integer, or null for the MLP's default width"),
     ],
 )
 def test_invalid_values_are_clear_errors(changes, message):

@@ -85,3 +85,46 @@ def test_a_position_encoding_adapts_any_attention(monkeypatch, make_config):
     with torch.no_grad():
         model(torch.randint(0, 61, (1, 4)))
     assert [block.attn.calls for block in model.blocks] == [1] * config.n_layer
+
+
+class CenteringNorm(nn.Module):
+    """A norm that only subtracts the mean, and remembers how it was built."""
+
+    def __init__(self, width: int, bias: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.width, self.bias, self.eps = width, bias, eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x - x.mean(-1, keepdim=True)
+
+
+class DoublingMLP(nn.Module):
+    """An MLP with no parameters: 2x, so its contribution is easy to predict."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 2 * x
+
+
+@pytest.mark.task("3.2", "3.3", "3.5", "3.6", "3.7")
+def test_a_new_norm_and_mlp_register_without_editing_week3(monkeypatch, make_config):
+    from week3_model import MLP_KIND, NORM
+
+    monkeypatch.setitem(NORM._entries, "test_center", CenteringNorm)
+    monkeypatch.setitem(MLP_KIND._entries, "test_double", DoublingMLP)
+    config = make_config(norm="test_center", mlp="test_double", norm_eps=1e-3, bias=False)
+    model = GPT(config).eval()
+    norms = [model.ln_f, *(b.ln_1 for b in model.blocks), *(b.ln_2 for b in model.blocks)]
+    assert all(isinstance(n, CenteringNorm) for n in norms)
+    assert {(n.width, n.bias, n.eps) for n in norms} == {(config.n_embd, False, 1e-3)}
+    assert all(isinstance(b.mlp, DoublingMLP) for b in model.blocks)
+    assert (
+        model.parameter_breakdown()["MLP"] == 0 and model.parameter_breakdown()["layer norms"] == 0
+    )
+    block, x = model.blocks[0], torch.randn(2, 5, config.n_embd)
+    with torch.no_grad():
+        after_attention = x + block.attn(block.ln_1(x))
+        expected = after_attention + 2 * block.ln_2(after_attention)
+        torch.testing.assert_close(block(x), expected)

@@ -176,3 +176,20 @@ def test_block_shapes_and_residual(make_config):
         block.mlp.c_proj.weight.zero_()
         block.mlp.c_proj.bias.zero_()
     torch.testing.assert_close(block(x), x)
+
+
+@pytest.mark.task("3.1")
+def test_the_mlp_width_and_the_norm_epsilon_follow_the_config():
+    from week3_model import GPTConfig, make_mlp, make_norm
+
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    assert make_mlp(config).c_fc.weight.shape == (64, 16)  # GPT-2's 4 x n_embd by default
+    wide = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, d_ff=40)
+    mlp = make_mlp(wide)
+    assert mlp.c_fc.weight.shape == (40, 16) and mlp.c_proj.weight.shape == (16, 40)
+    loose = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, norm_eps=0.5)
+    norm = make_norm(loose)
+    x = torch.randn(3, 16) * 0.1  # small variance: the epsilon matters
+    reference = F.layer_norm(x, (16,), norm.weight, norm.bias, eps=0.5)
+    torch.testing.assert_close(norm(x), reference)
+    assert not torch.allclose(make_norm(config)(x), reference)
