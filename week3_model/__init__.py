@@ -13,15 +13,25 @@ pretrained.py loading Hugging Face GPT-2 weights (gpt_from_safetensors)
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
 from week3_model.attention import CausalSelfAttention, attention_weights, make_attention
 from week3_model.block import Block
-from week3_model.config import ATTENTION, MLP_KIND, NORM, POSITION, GPTConfig
-from week3_model.gpt import GPT, check_input, init_gpt2_weights, language_model_loss
+from week3_model.config import (
+    ATTENTION,
+    ATTENTION_FEATURE,
+    HEAD,
+    MLP_KIND,
+    NORM,
+    POSITION,
+    GPTConfig,
+)
+from week3_model.gpt import GPT, check_input, init_gpt2_weights, language_model_loss, make_head
 from week3_model.layernorm import LayerNorm, make_norm
 from week3_model.mlp import MLP, make_mlp
 from week3_model.position import LearnedPosition, PositionEncoding
 
 __all__ = [
     "ATTENTION",
+    "ATTENTION_FEATURE",
     "GPT",
+    "HEAD",
     "MLP",
     "MLP_KIND",
     "NORM",
@@ -37,6 +47,7 @@ __all__ = [
     "init_gpt2_weights",
     "language_model_loss",
     "make_attention",
+    "make_head",
     "make_mlp",
     "make_norm",
 ]

@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from week3_model.config import ATTENTION, POSITION, GPTConfig
+from week3_model.config import ATTENTION, ATTENTION_FEATURE, POSITION, GPTConfig
 from week3_model.position import PositionEncoding
 
 
@@ -109,11 +109,16 @@ class CausalSelfAttention(nn.Module):
 
 
 def make_attention(config: GPTConfig) -> CausalSelfAttention:
-    """A Block's attention: the `config.attention` entry, adapted by the position encoding.
+    """A Block's attention: the `config.attention` entry, adapted by the features the config
+    switches on (`config.attention_features()`, none in GPT-2) and by the position encoding.
 
-    Most encodings leave attention alone (learned positions are added to the embeddings);
-    one that acts on queries and keys returns a subclass from its `attention_class`.
+    Each feature entry takes an attention class and returns a subclass (week 6's grouped-query
+    attention and QK-norm). Most encodings leave attention alone (learned positions are added
+    to the embeddings); one that acts on queries and keys returns a subclass from its
+    `attention_class`.
     """
     attention: type[CausalSelfAttention] = ATTENTION.get(config.attention)
+    for feature in config.attention_features():
+        attention = ATTENTION_FEATURE.get(feature)(attention)
     position: type[PositionEncoding] = POSITION.get(config.position)
     return position.attention_class(attention)(config)

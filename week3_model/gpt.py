@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from shared.errors import CourseError
 from week3_model.block import Block
-from week3_model.config import POSITION, GPTConfig
+from week3_model.config import HEAD, POSITION, GPTConfig
 from week3_model.layernorm import LayerNorm, make_norm
 
 # How `parameter_breakdown` names the parts; a tied LM head shares the token embedding (0 extra).
@@ -57,7 +57,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = make_norm(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = make_head(config, config.vocab_size)
         if config.tie_weights:
             # One matrix, two uses: row i embeds token i and, dotted with x, scores token i.
             # BEGIN TASK 3.6 [Embeddings and weight tying]: the LM head uses the embedding's matrix
@@ -99,6 +99,13 @@ class GPT(nn.Module):
             part = parts[2] if parts[0] == "blocks" else parts[0]
             counts[_COMPONENT[part]] += parameter.numel()
         return counts
+
+
+def make_head(config: GPTConfig, vocab_size: int) -> nn.Linear:
+    """The LM head, Linear(n_embd, vocab_size) without bias: the `config.head_kind()` entry of
+    the HEAD table (`linear`, PyTorch's nn.Linear, unless week 6's logit soft-cap is on)."""
+    head: type[nn.Linear] = HEAD.get(config.head_kind())
+    return head(config.n_embd, vocab_size, bias=False)
 
 
 def check_input(idx: Tensor, block_size: int, start: int = 0) -> None:

@@ -41,6 +41,12 @@ def test_defaults_are_gpt2_small():
         ({"mlp": "magic"}, "mlp: must be one of gelu (the tiny_gpt.mlp table)"),
         ({"norm_eps": 0.0}, "norm_eps: must be a positive number, got 0.0"),
         ({"d_ff": 0}, "d_ff: must be a positive integer, or null for the MLP's default width"),
+        ({"n_head": 4, "n_embd": 32, "n_kv_head": 3}, "n_kv_head: must be a divisor of n_head=4"),
+        ({"n_head": 4, "n_embd": 32, "n_kv_head": 8}, "n_kv_head: must be a divisor of n_head=4"),
+        ({"n_kv_head": 0}, "n_kv_head: must be a divisor of n_head=12"),
+        ({"logit_softcap": 0.0}, "logit_softcap: must be a positive number, or null for no cap"),
+        ({"logit_softcap": -30.0}, "logit_softcap: must be a positive number, or null for no cap"),
+        ({"rope_theta": 0.0}, "rope_theta: must be a positive number, got 0.0"),
     ],
 )
 def test_invalid_values_are_clear_errors(changes, message):
@@ -86,3 +92,14 @@ def test_a_stand_in_variant_is_a_valid_name(monkeypatch):
     check_registered(table, "flash", "attention")  # known: no error
     with pytest.raises(ConfigError, match=r"^attention: must be one of flash, naive, sdpa"):
         check_registered(table, "flashier", "attention")
+
+
+def test_gpt2_defaults_switch_no_feature_on():
+    config = GPTConfig()
+    assert config.kv_heads == config.n_head and config.attention_features() == []
+    assert config.head_kind() == "linear"
+    same = GPTConfig(n_kv_head=12)  # as many key/value heads as query heads: plain attention
+    assert same.attention_features() == []
+    modern = GPTConfig(n_kv_head=4, qk_norm=True, logit_softcap=30.0)
+    assert modern.kv_heads == 4 and modern.attention_features() == ["grouped_query", "qk_norm"]
+    assert modern.head_kind() == "softcap"

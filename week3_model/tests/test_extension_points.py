@@ -128,3 +128,43 @@ def test_a_new_norm_and_mlp_register_without_editing_week3(monkeypatch, make_con
         after_attention = x + block.attn(block.ln_1(x))
         expected = after_attention + 2 * block.ln_2(after_attention)
         torch.testing.assert_close(block(x), expected)
+
+
+def halving_values(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
+    """An attention feature: the same attention with every value halved."""
+
+    class HalvedValues(cls):
+        def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+            return super().attend(q, k, v / 2)
+
+    return HalvedValues
+
+
+class DoubledHead(nn.Linear):
+    """A head entry: twice the logits of a plain Linear."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 2 * super().forward(x)
+
+
+@pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
+def test_config_features_pick_their_attention_and_head_entries(monkeypatch, make_config, model):
+    from week3_model import ATTENTION_FEATURE, HEAD
+
+    monkeypatch.setitem(ATTENTION_FEATURE._entries, "qk_norm", halving_values)
+    monkeypatch.setitem(HEAD._entries, "softcap", DoubledHead)
+    featured = GPT(make_config(qk_norm=True, logit_softcap=5.0)).eval()
+    featured.load_state_dict(model.state_dict())
+    assert all(b.attn.__class__.__name__ == "HalvedValues" for b in featured.blocks)
+    assert isinstance(featured.lm_head, DoubledHead)
+    assert featured.lm_head.weight is featured.token_embedding.weight  # still tied
+    idx = torch.randint(0, 61, (2, 6))
+    with torch.no_grad():
+        x = featured.drop(featured.embed(idx))
+        for plain_block, block in zip(model.blocks, featured.blocks, strict=True):
+            a = plain_block.attn
+            q, k, v = a.project(block.ln_1(x))
+            x = x + a.output(a.attend(q, k, v / 2))
+            x = x + block.mlp(block.ln_2(x))
+        expected = 2 * model.lm_head(model.ln_f(x))
+        torch.testing.assert_close(featured(idx)[0], expected)
