@@ -45,8 +45,9 @@ MLP_KIND: Registry[type] = Registry("mlp", "tiny_gpt.mlp")
 ATTENTION_FEATURE: Registry[Callable[[type], type]] = Registry(
     "attention feature", "tiny_gpt.attention_feature"
 )
-# What builds the LM head: `linear` (week 3), `softcap` when logit_softcap is set.
-HEAD: Registry[type] = Registry("head", "tiny_gpt.head")
+# What builds the LM head, `entry(config, vocab_size)`: `linear` (week 3), `softcap` when
+# logit_softcap is set.
+HEAD: Registry[Callable] = Registry("head", "tiny_gpt.head")
 
 
 @dataclass

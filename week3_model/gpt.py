@@ -19,6 +19,7 @@ The attention, the position encoding, the norms and the MLP are looked up by nam
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -101,11 +102,18 @@ class GPT(nn.Module):
         return counts
 
 
+def linear_head(config: GPTConfig, vocab_size: int) -> nn.Linear:
+    """GPT-2's LM head, the `linear` entry of the HEAD table: Linear(n_embd, vocab_size), no
+    bias (tied or not, the logits are x @ W^T)."""
+    return nn.Linear(config.n_embd, vocab_size, bias=False)
+
+
 def make_head(config: GPTConfig, vocab_size: int) -> nn.Linear:
-    """The LM head, Linear(n_embd, vocab_size) without bias: the `config.head_kind()` entry of
-    the HEAD table (`linear`, PyTorch's nn.Linear, unless week 6's logit soft-cap is on)."""
-    head: type[nn.Linear] = HEAD.get(config.head_kind())
-    return head(config.n_embd, vocab_size, bias=False)
+    """The LM head: the `config.head_kind()` entry of the HEAD table, called as
+    `entry(config, vocab_size)` (`linear_head` unless week 6's logit soft-cap is on). Every
+    entry is an nn.Linear, so weight tying works the same for all of them."""
+    head: Callable[[GPTConfig, int], nn.Linear] = HEAD.get(config.head_kind())
+    return head(config, vocab_size)
 
 
 def check_input(idx: Tensor, block_size: int, start: int = 0) -> None:

@@ -141,10 +141,15 @@ def halving_values(cls: type[CausalSelfAttention]) -> type[CausalSelfAttention]:
 
 
 class DoubledHead(nn.Linear):
-    """A head entry: twice the logits of a plain Linear."""
+    """A head: twice the logits of a plain Linear."""
 
     def forward(self, x: Tensor) -> Tensor:
         return 2 * super().forward(x)
+
+
+def doubled_head(config, vocab_size: int) -> DoubledHead:
+    """A HEAD entry: built from the config and the vocabulary size."""
+    return DoubledHead(config.n_embd, vocab_size, bias=False)
 
 
 @pytest.mark.task("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8")
@@ -152,7 +157,7 @@ def test_config_features_pick_their_attention_and_head_entries(monkeypatch, make
     from week3_model import ATTENTION_FEATURE, HEAD
 
     monkeypatch.setitem(ATTENTION_FEATURE._entries, "qk_norm", halving_values)
-    monkeypatch.setitem(HEAD._entries, "softcap", DoubledHead)
+    monkeypatch.setitem(HEAD._entries, "softcap", doubled_head)
     featured = GPT(make_config(qk_norm=True, logit_softcap=5.0)).eval()
     featured.load_state_dict(model.state_dict())
     assert all(b.attn.__class__.__name__ == "HalvedValues" for b in featured.blocks)
