@@ -137,7 +137,13 @@ def rows_for(
 
 
 def _mlx_note() -> str:
+    """Which MLX ran the rows, on what device, in what precision, and on which BLAS (on Linux
+    the BLAS decides the speed: blas.py)."""
+    from week6_optimizations.mlx_port.blas import use_fast_blas
+
+    blas = use_fast_blas().describe()  # the choice made when the port was imported
     import mlx.core as mx
 
     # mlx.core's type stubs leave out its __version__ (and where MLX is missing, mx is untyped)
-    return f"MLX {mx.__version__} on {mx.default_device()}, float32"  # type: ignore[attr-defined, unused-ignore]
+    version = mx.__version__  # type: ignore[attr-defined, unused-ignore]
+    return f"MLX {version} on {mx.default_device()}, float32, BLAS: {blas}"
