@@ -18,6 +18,10 @@
       log_interval: 10        # write a metrics row every this many steps
       dtype: float32          # float32 | bfloat16 | float16 (autocast; float16 adds a GradScaler)
       compile: false          # torch.compile the model
+      optimizer: adamw        # a name in week 4's OPTIMIZER table (optim.py): adamw; week 6: muon
+      muon_lr: 0.02           # week 6's muon: the peak rate of the block matrices
+      muon_momentum: 0.95     # week 6's muon: the momentum of its Nesterov update
+      muon_ns_steps: 5        # week 6's muon: Newton-Schulz iterations per update
 
 Tokens per optimizer step = batch_size x grad_accum_steps x model.block_size, per process: a
 multi-process run (week 6) takes world_size times as many, batch_size being per process.
@@ -29,6 +33,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.config import check
+from week3_model.config import check_registered
+from week4_training.optim import OPTIMIZER
 
 # A warm-up left unset is 1/20 (5%) of the run: 100 steps of a 2000-step run, as nanoGPT's.
 WARMUP_DIVISOR = 20
@@ -66,6 +72,13 @@ class TrainConfig:
     dtype: the autocast precision: float32 (none), bfloat16, or float16 (with a GradScaler).
     compile: wrap the model in `torch.compile` (needs a C++ compiler on CPU; minutes to warm up).
     sample_tokens: how many tokens of text the run writes to samples.txt at the end (0 = none).
+    optimizer: the entry of the OPTIMIZER table (optim.py) that builds the optimizer: `adamw`
+        (this week: AdamW in two groups) or a later week's (week 6: `muon`). The schedule scales
+        every group's rate: lr(step) x the group's peak / lr.
+    muon_lr, muon_momentum, muon_ns_steps: week 6's Muon (`optimizer: muon`), which updates the
+        blocks' matrices with orthogonalised Nesterov momentum (the rest keeps AdamW at lr):
+        their peak learning rate (0.02, the published default), the momentum (0.95) and the
+        Newton-Schulz iterations per step (5). Ignored by adamw.
     """
 
     batch_size: int = 12
@@ -85,6 +98,10 @@ class TrainConfig:
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     compile: bool = False
     sample_tokens: int = 300
+    optimizer: str = "adamw"
+    muon_lr: float = 0.02
+    muon_momentum: float = 0.95
+    muon_ns_steps: int = 5
 
     def __post_init__(self) -> None:
         if self.warmup_iters is None:
@@ -110,3 +127,11 @@ class TrainConfig:
             check(0 <= getattr(self, key) < 1, key, f"in [0, 1), got {getattr(self, key)}")
         check(self.grad_clip >= 0, "grad_clip", "a non-negative number (0 turns clipping off)")
         check(self.sample_tokens >= 0, "sample_tokens", "a non-negative integer")
+        check_registered(OPTIMIZER, self.optimizer, "optimizer")
+        check(self.muon_lr > 0, "muon_lr", f"a positive number, got {self.muon_lr}")
+        check(
+            0 <= self.muon_momentum < 1,
+            "muon_momentum",
+            f"in [0, 1), got {self.muon_momentum}",
+        )
+        check(self.muon_ns_steps > 0, "muon_ns_steps", "a positive integer")

@@ -6,6 +6,7 @@ last checkpoint is refused (with what to do instead) when it cannot continue tha
     no last checkpoint at all       the run was never started there
     another number of processes     each process continues its own batch stream
     another run's checkpoint        one copied in from elsewhere would mix two runs in one folder
+    another optimizer               its state is that optimizer's: keep train.optimizer
     a finished run                  it reached train.max_iters: give it more steps
 
 These checks read the checkpoint's record only (`backend.SavedState`), so they hold for every
@@ -45,7 +46,20 @@ def check_resume(saved: SavedState, cfg: Config, run_dir: Path, world_size: int)
     """Every check below, in the order a learner meets the problems."""
     check_world_size(saved.record, world_size, saved.path)
     check_same_run(saved.record, run_dir, saved.path)
+    check_same_optimizer(saved.record, cfg, saved.path)
     check_not_finished(saved.record, cfg, run_dir, world_size)
+
+
+def check_same_optimizer(document: dict, cfg: Config, where: Path) -> None:
+    """A run resumes with the optimizer that wrote its state: AdamW's moments are not Muon's
+    momentum, so switching at a resume would start the new one from nothing, mid-run."""
+    train = document.get("config", {}).get("train", {})
+    saved = train.get("optimizer", "adamw") if isinstance(train, dict) else "adamw"
+    if saved != cfg.train.optimizer:
+        raise CourseError(
+            f"{where} holds the state of train.optimizer={saved!r}, and this resume asks for "
+            f"{cfg.train.optimizer!r}; resume with train.optimizer={saved}, or start a new run"
+        )
 
 
 def check_world_size(document: dict, world_size: int, where: Path) -> None:

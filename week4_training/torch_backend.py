@@ -1,8 +1,9 @@
 """PyTorch's half of the training loop: the backend of `run.backend: torch` (see backend.py).
 
-    build          GPT(config) on the run's device, AdamW in two groups (optim.py), a GradScaler
-                   for float16 (step.py), torch.compile if asked; a resume loads last.pt's
-                   weights, AdamW moments, scale, batch generator and random states
+    build          GPT(config) on the run's device, the optimizer `train.optimizer` names
+                   (optim.py: AdamW in two groups), a GradScaler for float16 (step.py),
+                   torch.compile if asked; a resume loads last.pt's weights, optimizer state
+                   (AdamW's moments), scale, batch generator and random states
     train_step     `optimizer_step` (step.py) over grad_accum_steps micro-batches
     evaluate       `evaluate` (evaluate.py): the whole validation split, or an estimate from
                    a fixed subset of its windows, in the run's dtype
@@ -40,7 +41,7 @@ from week4_training.checkpoint import (
 )
 from week4_training.data import stream_seed
 from week4_training.evaluate import EvalResult, evaluate
-from week4_training.optim import make_optimizer, set_learning_rate
+from week4_training.optim import build_optimizer, set_learning_rate
 from week4_training.parallel import SingleProcess
 from week4_training.sample import sample_ids
 from week4_training.step import make_scaler, optimizer_step
@@ -83,13 +84,7 @@ class TorchBackend:
         self.model = GPT(cfg.model).to(self.device)  # the same initial weights on every rank
         if parallel.rank > 0:  # its own dropout masks, as it has its own batches
             seed_everything(stream_seed(cfg.run.seed, parallel.rank))
-        self.optimizer = make_optimizer(
-            self.model,
-            lr=train.lr,
-            weight_decay=train.weight_decay,
-            betas=(train.beta1, train.beta2),
-            device=self.device,
-        )
+        self.optimizer = build_optimizer(self.model, train, self.device)
         self.scaler = make_scaler(self.device, train.dtype)
         # evaluation runs the plain (or compiled) model; training goes through the wrapper, which
         # with several processes averages the gradients across them. (torch.compile of a module

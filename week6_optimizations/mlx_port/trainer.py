@@ -59,6 +59,11 @@ def check_config(cfg: Config) -> None:
             f"train.dtype: the MLX port trains in float32, got {cfg.train.dtype!r}; "
             "set train.dtype=float32"
         )
+    if cfg.train.optimizer != "adamw":
+        raise CourseError(
+            f"train.optimizer: the MLX port trains with adamw, got {cfg.train.optimizer!r}; "
+            "set train.optimizer=adamw"
+        )
 
 
 def read_last(run_dir: Path) -> SavedState:
