@@ -3,7 +3,7 @@
 Split a head's d features into d/2 pairs and treat pair i as a point in the plane. At position m
 rotate it by the angle m * theta_i, with one frequency per pair (fast ones first, slow ones last):
 
-    theta_i = base^(-2i / d),  i = 0 .. d/2 - 1,   base = 10000
+    theta_i = base^(-2i / d),  i = 0 .. d/2 - 1,   base = model.rope_theta (10000 by default)
 
     [x'_a]   [cos(m theta_i)  -sin(m theta_i)] [x_a]
     [x'_b] = [sin(m theta_i)   cos(m theta_i)] [x_b]
@@ -15,6 +15,10 @@ a query at position m and a key at position n
 
 The score depends on the offset n - m only, never on m or n alone. Nothing is added to the
 residual stream and no table is learned; any position works.
+
+The base sets the slowest rotation, base^(-(d-2)/d), close to 1/base radian per position: a
+larger base keeps distant positions apart over a longer context. RoFormer and GPT-NeoX use
+10000 (the default here); LLaMA 3 uses `rope_theta: 500000` for its 8192-token context.
 
 How it plugs into week 3's model (the diff is this file): the position module adds nothing
 (`forward(x, positions)` returns x), and its `attention_class(cls)` returns a subclass of the
@@ -52,7 +56,7 @@ from torch import Tensor, nn
 from shared.errors import CourseError
 from week3_model import CausalSelfAttention, GPTConfig
 
-ROPE_BASE = 10000.0
+ROPE_BASE = 10000.0  # RoFormer's base; `model.rope_theta` sets it per model (same default)
 
 
 def check_head_size(head_size: int) -> None:
@@ -110,7 +114,7 @@ class RotaryAttention(CausalSelfAttention):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__(config)
-        frequencies = rope_frequencies(config.head_size)
+        frequencies = rope_frequencies(config.head_size, base=config.rope_theta)
         self.register_buffer("frequencies", frequencies, persistent=False)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:

@@ -29,6 +29,31 @@ from shared.errors import CourseError
 from week3_model.config import GPTConfig
 from week6_optimizations.mlx_port.layers import MLX_POSITION, Block
 
+# The model keys of week 6's modern blocks with the values the MLX port builds (GPT-2's).
+GPT2_OPTIONS = {
+    "norm": "layernorm",
+    "norm_eps": 1e-5,
+    "mlp": "gelu",
+    "d_ff": None,
+    "n_kv_head": None,
+    "qk_norm": False,
+    "logit_softcap": None,
+    "rope_theta": 10000.0,
+}
+
+
+def check_model_options(model: GPTConfig) -> None:
+    """Refuse a modern block the MLX port does not build yet, naming the key (a model that
+    silently trained as GPT-2 would be a wrong answer, not an error)."""
+    for key, value in GPT2_OPTIONS.items():
+        given = getattr(model, key)
+        same = given == value or (key == "n_kv_head" and given == model.n_head)
+        if not same:
+            raise CourseError(
+                f"model.{key}: the MLX port builds {value!r} only (GPT-2's), got {given!r}; "
+                "train this config with PyTorch (run.backend: torch, BACKEND=torch)"
+            )
+
 
 class MLXGPT(nn.Module):
     """A GPT-2 style decoder in MLX; `model(idx)` returns logits (B, T, vocab_size)."""
@@ -39,6 +64,7 @@ class MLXGPT(nn.Module):
             raise CourseError(
                 "model.vocab_size: is not set; it is taken from the tokenizer, or set it explicitly"
             )
+        check_model_options(config)
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_encoding = MLX_POSITION.get(config.position)(config)

@@ -212,3 +212,26 @@ def test_an_mlx_estimate_scores_week4s_windows(corpus, tmp_path):
     assert estimate.loss == pytest.approx(reference.loss, rel=1e-5)
     whole = evaluate_mlx(model, split, block_size=16, batch_size=4, progress=False)
     assert whole.exact and whole.n_tokens > estimate.n_tokens
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("norm", "rmsnorm"),
+        ("mlp", "swiglu"),
+        ("d_ff", 64),
+        ("n_kv_head", 1),
+        ("qk_norm", True),
+        ("logit_softcap", 30.0),
+        ("rope_theta", 5e5),
+        ("norm_eps", 1e-6),
+    ],
+)
+def test_a_modern_block_the_port_lacks_is_refused_naming_its_key(key, value):
+    from week3_model import GPTConfig
+    from week6_optimizations.mlx_port.model import MLXGPT
+
+    config = GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8, **{key: value})
+    with pytest.raises(CourseError, match=rf"^model\.{key}: the MLX port builds"):
+        MLXGPT(config)
+    MLXGPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8, n_kv_head=2))
