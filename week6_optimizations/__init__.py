@@ -8,15 +8,19 @@ The lesson (README.md, lesson.ipynb): each idea is the diff it is against week 3
     kv_cache.py           the KV cache and `cached_forward`: GPT.forward with a memory
     cached_generation.py  `CachedLogits`, the decoder `kv_cache` for week 5's `generate`
 
-The sub-lessons, each a package with its own entry and README:
+The sub-lessons, each a package (or file) with its own entry and README section:
 
     bench/         measuring what each idea buys          python -m week6_optimizations.bench
     mlx_port/      the same GPT in MLX                    python -m week6_optimizations.mlx_port
     distributed/   data-parallel training (DDP)           python -m week6_optimizations.distributed
+    modern/        the blocks of today's small LLMs       model.norm, model.mlp, n_kv_head, ...
+    muon.py        the Muon optimizer                     train.optimizer: muon
 
-No earlier week is edited and none imports this package: pyproject.toml lists sdpa, rope and
-kv_cache in the tables of weeks 3 and 5 (`tiny_gpt.attention`, `tiny_gpt.position`,
-`tiny_gpt.decoder`), so a config or a flag that names one loads the module that provides it.
+No earlier week is edited and none imports this package: pyproject.toml lists sdpa, rope,
+kv_cache, the modern blocks and muon in the tables of weeks 3, 4 and 5 (`tiny_gpt.attention`,
+`tiny_gpt.position`, `tiny_gpt.norm`, `tiny_gpt.mlp`, `tiny_gpt.attention_feature`,
+`tiny_gpt.head`, `tiny_gpt.optimizer`, `tiny_gpt.decoder`), so a config or a flag that names one
+loads the module that provides it.
 """
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
