@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench workbook check notebooks-write $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -145,6 +145,11 @@ evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, sampl
 bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1] [ONLY="training trainer"] [THREADS=1])
 	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) \
 	  $(if $(THREADS),--threads $(THREADS))
+
+ablate: data ## Week 6: the modern blocks at equal training time, SEEDS seeds each; writes runs/ablation/<name>/results.md ([MINUTES=5] [SEEDS=2] [ONLY="rope muon"] [CFG=...] [DRY_RUN=1] [QUICK=1])
+	$(PY) -m week6_optimizations.ablation --base $(call quote,$(CFG)) \
+	  $(if $(MINUTES),--minutes $(call quote,$(MINUTES))) $(if $(SEEDS),--seeds $(call quote,$(SEEDS))) \
+	  $(if $(ONLY),--only $(ONLY)) $(if $(DRY_RUN),--dry-run) $(if $(QUICK),--quick)
 
 # ------------------------------------------------------------------ workbook
 
