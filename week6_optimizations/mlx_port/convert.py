@@ -8,10 +8,20 @@ The mapping, PyTorch `GPT.state_dict()` name -> MLX `MLXGPT` parameter name:
     blocks.{i}.attn.c_attn.weight/.bias -> same                            (3C, C) / (3C,)
     blocks.{i}.attn.c_proj.weight/.bias -> same                            (C, C) / (C,)
     blocks.{i}.ln_2.weight / .bias      -> same
-    blocks.{i}.mlp.c_fc.weight / .bias  -> same                            (4C, C) / (4C,)
-    blocks.{i}.mlp.c_proj.weight/.bias  -> same                            (C, 4C) / (C,)
+    blocks.{i}.mlp.c_fc.weight / .bias  -> same                            (h, C) / (h,)
+    blocks.{i}.mlp.c_proj.weight/.bias  -> same                            (C, h) / (C,)
     ln_f.weight / .bias                 -> same
     lm_head.weight                      -> lm_head.weight if untied; DROPPED if tied
+
+h is 4C, or `model.d_ff`. Week 6's modern blocks keep that rule, name for name, because their
+MLX twins (modern.py) have the PyTorch attribute names:
+
+    rmsnorm        ln_1, ln_2, ln_f: `.weight` only (`.bias` too with model.bias)   (C,)
+    swiglu         blocks.{i}.mlp.w_gate, .w_up (h, C) and .c_proj (C, h), h = d_ff or 8/3 C
+                   rounded up to 64; relu2 has gelu's c_fc and c_proj
+    n_kv_head      blocks.{i}.attn.c_attn: (C + 2 n_kv_head d, C), queries first
+    qk_norm        blocks.{i}.attn.q_norm.weight, .k_norm.weight                     (d,)
+    logit_softcap  no weights (lm_head stays a Linear); rope_theta, norm_eps: none
 
 Both frameworks store a Linear weight as (out, in), so no array is transposed. The one
 difference is the tied head: PyTorch's state_dict lists the shared matrix under both names,

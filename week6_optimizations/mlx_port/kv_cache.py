@@ -8,6 +8,11 @@ memory, and `cached_block`, one Block's step. The model is unchanged; `cached_bl
 parts of a Block's attention (`project`, `attend`, `output`) and puts `update` between the
 projection and the attention. Positions start at `cache.length`.
 
+The cache holds what `project` returns, so it needs no change for week 6's modern attention:
+under grouped-query attention (`model.n_kv_head`) the keys and values have n_kv_head heads, and
+the cache holds 2 x n_layer x S x n_kv_head x d numbers per sequence instead of n_head's; with
+QK-norm it holds normalised keys (each token's own norm, computed once), unrotated as always.
+
 What is framework: MLX arrays are values, never written in place, so a layer's cache grows by
 `mx.concatenate` where PyTorch writes into a preallocated buffer. The result is the same keys and
 values; MLX's lazy graph simply holds the new array (evaluate the cache with the logits, or the
@@ -24,7 +29,8 @@ from week6_optimizations.mlx_port.model import MLXGPT, check_input
 
 
 class LayerKVCache:
-    """One layer's keys and values for positions 0..length-1, (B, h, length, d) each."""
+    """One layer's keys and values for positions 0..length-1, (B, h_kv, length, d) each, h_kv
+    the key/value heads (n_kv_head under grouped-query attention, else n_head)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -36,7 +42,7 @@ class LayerKVCache:
         return 0 if self.keys is None else self.keys.shape[2]
 
     def update(self, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
-        """Append (B, h, T, d) keys and values; return all so far, (B, h, length + T, d)."""
+        """Append (B, h_kv, T, d) keys and values; return all so far, (B, h_kv, length + T, d)."""
         if self.length + k.shape[2] > self.capacity:
             raise CourseError(
                 f"KV cache holds at most {self.capacity} positions (block_size); "

@@ -2,7 +2,12 @@
 
     idx (B, T) -> embed: token embedding, positions encoded (a learned table added; rope: nothing)
                -> dropout -> n_layer x Block
-               -> head: ln_f, then the LM head (the token-embedding matrix when tied) -> (B, T, V)
+               -> head: ln_f, then the LM head (the token-embedding matrix when tied), then the
+                  soft cap when `model.logit_softcap` is set -> (B, T, V)
+
+The norms, the MLP and the attention (with its features) are the config's entries of the
+port's tables: GPT-2's and week 6's sdpa and rope in layers.py, week 6's modern blocks
+(RMSNorm, SwiGLU, ReLU^2, grouped-query attention, QK-norm, the soft cap) in modern.py.
 
 `MLXGPT` is the twin of week 3's `GPT`: `embed(idx)` and `model(idx)` are the same steps
 (PyTorch's `forward(idx, targets)` also returns the loss; here `language_model_loss` stays a
@@ -20,37 +25,44 @@ from transforming a function (`nn.value_and_grad`) rather than from `.backward()
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
 from shared.errors import CourseError
+from shared.registry import Registry
 from week3_model.config import GPTConfig
-from week6_optimizations.mlx_port.layers import MLX_POSITION, Block
+from week6_optimizations.mlx_port.layers import (
+    MLX_ATTENTION,
+    MLX_MLP,
+    MLX_NORM,
+    MLX_POSITION,
+    Block,
+    make_norm,
+)
+from week6_optimizations.mlx_port.modern import soft_cap  # and its entries in the tables
 
-# The model keys of week 6's modern blocks with the values the MLX port builds (GPT-2's).
-GPT2_OPTIONS = {
-    "norm": "layernorm",
-    "norm_eps": 1e-5,
-    "mlp": "gelu",
-    "d_ff": None,
-    "n_kv_head": None,
-    "qk_norm": False,
-    "logit_softcap": None,
-    "rope_theta": 10000.0,
+# The keys that name a table entry, with the MLX table that must hold it.
+TABLE_KEYS: dict[str, Registry[Any]] = {
+    "attention": MLX_ATTENTION,
+    "position": MLX_POSITION,
+    "norm": MLX_NORM,
+    "mlp": MLX_MLP,
 }
 
 
 def check_model_options(model: GPTConfig) -> None:
-    """Refuse a modern block the MLX port does not build yet, naming the key (a model that
-    silently trained as GPT-2 would be a wrong answer, not an error)."""
-    for key, value in GPT2_OPTIONS.items():
+    """Refuse a config naming a block the MLX port has no twin of (one that PyTorch's tables
+    list, registered by a later lesson or a test), naming the key: a model that silently
+    trained as something else would be a wrong answer, not an error. Every block of week 3 and
+    week 6 has its twin (layers.py, modern.py), so the course's own configs all pass."""
+    for key, table in TABLE_KEYS.items():
         given = getattr(model, key)
-        same = given == value or (key == "n_kv_head" and given == model.n_head)
-        if not same:
+        if given not in table:
             raise CourseError(
-                f"model.{key}: the MLX port builds {value!r} only (GPT-2's), got {given!r}; "
+                f"model.{key}: the MLX port builds {', '.join(table.names())}, got {given!r}; "
                 "train this config with PyTorch (run.backend: torch, BACKEND=torch)"
             )
 
@@ -70,7 +82,7 @@ class MLXGPT(nn.Module):
         self.position_encoding = MLX_POSITION.get(config.position)(config)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = [Block(config) for _ in range(config.n_layer)]
-        self.ln_f = nn.LayerNorm(config.n_embd, eps=1e-5, bias=config.bias)
+        self.ln_f = make_norm(config)
         if not config.tie_weights:
             self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         init_gpt2_weights(self, config.n_layer)
@@ -80,11 +92,13 @@ class MLXGPT(nn.Module):
         return self.position_encoding(self.token_embedding(idx), mx.arange(idx.shape[1]))
 
     def head(self, x: mx.array) -> mx.array:
-        """(B, T, C) residual stream -> (B, T, V) logits: ln_f, then the LM head."""
+        """(B, T, C) residual stream -> (B, T, V) logits: ln_f, then the LM head, then the soft
+        cap when `model.logit_softcap` is set (PyTorch's `SoftCappedHead`)."""
         x = self.ln_f(x)
-        if self.config.tie_weights:
-            return self.token_embedding.as_linear(x)  # x @ E.T: one matrix, two uses
-        return self.lm_head(x)
+        tied = self.config.tie_weights  # tied: x @ E.T, one matrix, two uses
+        logits = self.token_embedding.as_linear(x) if tied else self.lm_head(x)
+        cap = self.config.logit_softcap
+        return logits if cap is None else soft_cap(logits, cap)
 
     def __call__(self, idx: mx.array) -> mx.array:
         """(B, T) ids -> (B, T, V) logits."""
@@ -118,9 +132,12 @@ def check_input(idx: mx.array, block_size: int, start: int = 0) -> None:
 def language_model_loss(logits: mx.array, targets: mx.array, reduction: str = "mean") -> mx.array:
     """Cross-entropy of (B, T, V) logits against (B, T) next ids; -1 targets are ignored.
 
-    `reduction="sum"` gives total nats (for evaluation), "mean" nats per counted target.
+    `reduction="sum"` gives total nats (for evaluation), "mean" nats per counted target. Always
+    computed in float32, as PyTorch's autocast does: bfloat16 logits (train.dtype: bfloat16)
+    would round the log-sum-exp and the sum over the batch.
     """
     keep = targets >= 0
+    logits = logits.astype(mx.float32)  # a no-op for float32 logits
     nats = nn.losses.cross_entropy(logits, mx.maximum(targets, 0), reduction="none")
     total = (nats * keep).sum()
     if reduction == "sum":
@@ -129,8 +146,9 @@ def language_model_loss(logits: mx.array, targets: mx.array, reduction: str = "m
 
 
 def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
-    """GPT-2's initialisation: matrices ~ N(0, 0.02), `c_proj` ~ N(0, 0.02 / sqrt(2 n_layer)),
-    biases 0, LayerNorm gains 1; drawn from MLX's global random state (seed it first)."""
+    """GPT-2's initialisation: matrices ~ N(0, 0.02), `c_proj` ~ N(0, 0.02 / sqrt(2 n_layer))
+    (SwiGLU's too), biases 0, norm gains 1; drawn from MLX's global random state (seed it
+    first)."""
     residual_std = 0.02 / math.sqrt(2 * n_layer)
     new = []
     for name, value in dict(tree_flatten(model.parameters())).items():
@@ -139,7 +157,7 @@ def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
             value = mx.random.normal(value.shape) * std
         elif name.endswith("bias"):
             value = mx.zeros(value.shape)
-        else:  # a LayerNorm gain
+        else:  # a norm's gain (LayerNorm, RMSNorm, QK-norm)
             value = mx.ones(value.shape)
         new.append((name, value))
     model.update(tree_unflatten(new))

@@ -12,6 +12,9 @@ given, so the port uses `optim.MultiOptimizer` with two AdamWs, one with `weight
 parameters whose filter `ndim >= 2` holds and one with 0 for the rest (biases, LayerNorm gains).
 `bias_correction=True` matches PyTorch's AdamW (MLX's default leaves it off).
 
+`train.dtype: bfloat16` runs the forward and backward in bfloat16 with float32 master weights
+(precision.py): the gradients, the clipping and AdamW are float32 in both precisions.
+
 `mx.compile` traces the step once and fuses it. A compiled function must not hide state: the
 model's parameters, the optimizer's moments and learning rate, and the random key (dropout) are
 read and written by the step, so they are declared as its `inputs` and `outputs`.
@@ -28,6 +31,7 @@ import mlx.optimizers as optim
 from mlx.utils import tree_map, tree_reduce
 
 from week6_optimizations.mlx_port.model import language_model_loss
+from week6_optimizations.mlx_port.precision import value_and_grad_in
 
 
 def loss_function(model: nn.Module) -> Callable[[mx.array, mx.array], mx.array]:
@@ -39,9 +43,12 @@ def loss_function(model: nn.Module) -> Callable[[mx.array, mx.array], mx.array]:
     return loss
 
 
-def accumulate_gradients(model: nn.Module, xs: mx.array, ys: mx.array) -> tuple[mx.array, dict]:
-    """(k, B, T) micro-batches -> (mean loss, mean gradient): sum the k gradients, then scale."""
-    loss_and_grad = nn.value_and_grad(model, loss_function(model))
+def accumulate_gradients(
+    model: nn.Module, xs: mx.array, ys: mx.array, dtype: mx.Dtype = mx.float32
+) -> tuple[mx.array, dict]:
+    """(k, B, T) micro-batches -> (mean loss, mean gradient): sum the k gradients, then scale.
+    The model computes in `dtype`; the gradients are float32 (the weights' own dtype)."""
+    loss_and_grad = value_and_grad_in(model, loss_function(model), dtype)
     k = xs.shape[0]
     total_loss, total_grads = loss_and_grad(xs[0], ys[0])
     for i in range(1, k):
@@ -83,9 +90,14 @@ def make_optimizer(
 
 
 def make_train_step(
-    model: nn.Module, optimizer: optim.Optimizer, grad_clip: float, compile: bool = True
+    model: nn.Module,
+    optimizer: optim.Optimizer,
+    grad_clip: float,
+    compile: bool = True,
+    dtype: mx.Dtype = mx.float32,
 ) -> Callable[[mx.array, mx.array], tuple[mx.array, mx.array]]:
-    """(xs, ys) of shape (k, B, T) -> (mean loss, gradient norm), updating model and optimizer.
+    """(xs, ys) of shape (k, B, T) -> (mean loss, gradient norm), updating model and optimizer;
+    the forward and backward in `dtype` (float32 or bfloat16), the update in float32.
 
     The optimizer state must exist before tracing (`optimizer.init`), and a resumed state must be
     loaded before this is called: compile captures the state containers it sees now. Set the
@@ -94,7 +106,7 @@ def make_train_step(
     optimizer.init(model.trainable_parameters())
 
     def step(xs: mx.array, ys: mx.array) -> tuple[mx.array, mx.array]:
-        loss, grads = accumulate_gradients(model, xs, ys)
+        loss, grads = accumulate_gradients(model, xs, ys, dtype)
         grads, norm = clip_gradients(grads, grad_clip)
         optimizer.update(model, grads)
         return loss, norm

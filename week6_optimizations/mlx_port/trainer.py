@@ -13,7 +13,12 @@ week4_training/trainer.py and backend.py). This file is MLX's half of it:
 
 The rows have week 4's keys, so `make plot` draws torch and MLX runs side by side. Batches come
 from week 4's `BatchSampler` (its own seeded generator), so an MLX run and a PyTorch run with the
-same seed see the very same training windows. MLX trains in float32 here.
+same seed see the very same training windows.
+
+`train.dtype`: float32, or bfloat16 with float32 master weights (precision.py: MLX has no
+autocast, so the step casts the weights to bfloat16 for the forward and backward and AdamW
+updates the float32 ones; evaluation runs in bfloat16 too, samples and checkpoints are float32).
+float16 is refused: it needs week 4's loss scaling, which the port does not have.
 
 `train.compile: true` runs the step through `mx.compile` (on Apple silicon it is cheap; with the
 Linux CPU wheel the first call JIT-compiles C++ kernels, tens of seconds, cached in /tmp/mlx).
@@ -46,6 +51,7 @@ from week6_optimizations.mlx_port.checkpoint import (
 from week6_optimizations.mlx_port.convert import load_weights_into
 from week6_optimizations.mlx_port.evaluate import evaluate_mlx
 from week6_optimizations.mlx_port.model import MLXGPT
+from week6_optimizations.mlx_port.precision import compute_dtype
 from week6_optimizations.mlx_port.sampling import generate_ids
 from week6_optimizations.mlx_port.train_step import make_optimizer, make_train_step
 
@@ -54,11 +60,7 @@ SAMPLES = SamplingSettings(temperature=0.8)  # samples.txt's settings, as week 4
 
 def check_config(cfg: Config) -> None:
     """What the MLX port cannot train, refused before any slow work."""
-    if cfg.train.dtype != "float32":
-        raise CourseError(
-            f"train.dtype: the MLX port trains in float32, got {cfg.train.dtype!r}; "
-            "set train.dtype=float32"
-        )
+    compute_dtype(cfg.train.dtype)  # float32 or bfloat16
     if cfg.train.optimizer != "adamw":
         raise CourseError(
             f"train.optimizer: the MLX port trains with adamw, got {cfg.train.optimizer!r}; "
@@ -97,6 +99,7 @@ class MLXBackend:
         self.setup = setup
         self.last_path = setup.run_dir / LAST_WEIGHTS
         self.model = MLXGPT(setup.cfg.model)
+        self.dtype = compute_dtype(train.dtype)
         self.optimizer = make_optimizer(
             lr=train.lr, weight_decay=train.weight_decay, betas=(train.beta1, train.beta2)
         )
@@ -104,7 +107,7 @@ class MLXBackend:
             self._restore(saved)
         # Compiled last: it captures the state containers as they are now (restored ones too).
         self.train_step_fn = make_train_step(
-            self.model, self.optimizer, train.grad_clip, compile=train.compile
+            self.model, self.optimizer, train.grad_clip, compile=train.compile, dtype=self.dtype
         )
 
     def _restore(self, saved: SavedState) -> None:
@@ -116,7 +119,7 @@ class MLXBackend:
     def describe(self) -> str:
         setup = self.setup
         return (
-            f"run {setup.run_dir} (mlx, {mx.default_device()}): "
+            f"run {setup.run_dir} (mlx, {mx.default_device()}, {setup.cfg.train.dtype}): "
             f"{self.model.num_parameters() / 1e6:.2f}M parameters, tokenizer vocab "
             f"{setup.tokenizer.vocab_size}, {len(setup.data.train.tokens):,} training tokens"
         )
@@ -138,6 +141,7 @@ class MLXBackend:
             batch_size=setup.cfg.train.batch_size,
             progress=setup.progress,
             max_windows=max_windows,
+            dtype=self.dtype,
         )
 
     def save(self, state: LoopState, *, best: bool) -> None:

@@ -30,6 +30,33 @@ def paired_models(config: GPTConfig, seed: int = 0) -> tuple[GPT, MLXGPT]:
     return torch_model, mlx_model
 
 
+def corpus_text() -> str:
+    """400 short repetitive lines (14,990 bytes): the tests' corpus."""
+    names, words = ["ROMEO", "JULIET", "NURSE", "FRIAR"], ["light", "night", "rose", "name"]
+    lines = [f"{names[i % 4]}: the {words[i // 4 % 4]} of line {i} is here.\n" for i in range(400)]
+    return "".join(lines)
+
+
+def trained_torch_model(config, steps: int = 60, seed: int = 0) -> tuple[GPT, torch.Tensor]:
+    """A PyTorch GPT after `steps` AdamW steps on a small repetitive text (byte tokens), and
+    that text's first four windows."""
+    data = torch.tensor(list(corpus_text().encode()), dtype=torch.long)
+    torch.manual_seed(seed)
+    model = GPT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    T = config.block_size
+    for _ in range(steps):
+        starts = torch.randint(0, len(data) - T - 1, (8,), generator=generator).tolist()
+        x = torch.stack([data[i : i + T] for i in starts])
+        y = torch.stack([data[i + 1 : i + T + 1] for i in starts])
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), data[: 4 * T + 1]
+
+
 @pytest.fixture
 def seeded_mlx():
     mx.random.seed(0)
@@ -39,10 +66,8 @@ def seeded_mlx():
 def corpus(tmp_path, monkeypatch):
     """A small text file and a private token cache; returns the text file's path."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
-    names, words = ["ROMEO", "JULIET", "NURSE", "FRIAR"], ["light", "night", "rose", "name"]
-    lines = [f"{names[i % 4]}: the {words[i // 4 % 4]} of line {i} is here.\n" for i in range(400)]
     path = tmp_path / "corpus.txt"
-    path.write_text("".join(lines), encoding="utf-8")
+    path.write_text(corpus_text(), encoding="utf-8")
     return path
 
 

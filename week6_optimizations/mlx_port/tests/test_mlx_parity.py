@@ -22,7 +22,11 @@ from week6_optimizations.mlx_port.convert import (
 from week6_optimizations.mlx_port.kv_cache import KVCache, cached_forward
 from week6_optimizations.mlx_port.layers import LearnedPosition, RotaryPosition, SDPAttention
 from week6_optimizations.mlx_port.model import MLXGPT, language_model_loss
-from week6_optimizations.mlx_port.tests.fixtures import paired_models, tiny_config
+from week6_optimizations.mlx_port.tests.fixtures import (
+    paired_models,
+    tiny_config,
+    trained_torch_model,
+)
 
 # The PyTorch twins of these cases are week 6's own code: in the workbook, tasks 6.1-6.3.
 ROPE_TASKS = pytest.mark.task("6.1", "6.2")
@@ -63,28 +67,6 @@ def test_logits_and_loss_match_pytorch(attention, position, tie):
 # PyTorch by at most 4.8e-6 and PyTorch's own naive and sdpa attention from each other by 2.9e-6
 # (baby shape after 300 steps: 1.05e-5 and 8.6e-6, see the README).
 TRAINED_LOGITS_TOLERANCE = 1e-5
-
-
-def trained_torch_model(config, steps: int = 60, seed: int = 0) -> tuple[GPT, torch.Tensor]:
-    """A PyTorch GPT after `steps` AdamW steps on a small repetitive text (byte tokens), and
-    that text's first four windows."""
-    names, words = ["ROMEO", "JULIET", "NURSE", "FRIAR"], ["light", "night", "rose", "name"]
-    lines = [f"{names[i % 4]}: the {words[i // 4 % 4]} of line {i} is here.\n" for i in range(400)]
-    data = torch.tensor(list("".join(lines).encode()), dtype=torch.long)
-    torch.manual_seed(seed)
-    model = GPT(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    T = config.block_size
-    for _ in range(steps):
-        starts = torch.randint(0, len(data) - T - 1, (8,), generator=generator).tolist()
-        x = torch.stack([data[i : i + T] for i in starts])
-        y = torch.stack([data[i + 1 : i + T + 1] for i in starts])
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval(), data[: 4 * T + 1]
 
 
 @SDPA_TASK
