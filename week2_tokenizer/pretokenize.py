@@ -45,19 +45,28 @@ GPT4_PATTERN = (
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
 # What runs in place of a pattern: the same pieces, found faster. GPT-2's with its letters first
-# (most pieces are words): an alternation takes the first alternative that matches, and a word
-# (a space or a letter first) can never start where a contraction (an apostrophe first) does, so
-# no piece changes (`test_the_fast_form_of_gpt2_cuts_the_same_pieces`); about 10% less time.
-GPT2_FAST = r""" ?\p{L}+|'s|'t|'re|'ve|'m|'ll|'d| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# (most pieces are words) and each optional space spelled out as two alternatives, with the space
+# and without, which the engine tells apart by their first character alone. An alternation takes
+# the first alternative that matches, so only alternatives that can start with the same character
+# keep GPT-2's order: a contraction before punctuation ("'s", not "'"), and a space with what
+# follows it before a run of whitespace. No piece changes
+# (`test_the_fast_form_of_gpt2_cuts_the_same_pieces`), and tiny shakespeare is cut in 15% less
+# time (77 ms, GPT-2's own order 90; idle 2-core Xeon).
+_P = r"[^\s\p{L}\p{N}]"  # anything else: punctuation, symbols, control characters
+GPT2_FAST = (
+    rf" \p{{L}}+|\p{{L}}+|'s|'t|'re|'ve|'m|'ll|'d|{_P}+| {_P}+|\p{{N}}+| \p{{N}}+|\s+(?!\S)|\s+"
+)
 FAST_FORMS = {GPT2_PATTERN: GPT2_FAST}
 TRUSTED = frozenset(PATTERNS.values()) | {GPT2_FAST}  # run without a time limit: the course knows
 
 # On text that is all ASCII (a flag Python keeps, so `str.isascii` reads nothing) GPT-2's classes
-# are ranges, and Python's own `re` runs the pattern spelled with them in half the time `regex`
-# takes (`test_gpt2_ascii_form_cuts_the_same_pieces`).
+# are ranges, and Python's own `re` runs the fast form spelled with them in about half the time
+# `regex` takes (41 ms on tiny shakespeare; `test_gpt2_ascii_form_cuts_the_same_pieces`).
 _L, _N, _S = "A-Za-z", "0-9", r"\t\n\x0b\x0c\r "  # \p{L}, \p{N} and \s, within ASCII
+_ASCII_P = f"[^{_S}{_L}{_N}]"
 GPT2_ASCII = (
-    rf" ?[{_L}]+|'s|'t|'re|'ve|'m|'ll|'d| ?[{_N}]+| ?[^{_S}{_L}{_N}]+|[{_S}]+(?![^{_S}])|[{_S}]+"
+    rf" [{_L}]+|[{_L}]+|'s|'t|'re|'ve|'m|'ll|'d|{_ASCII_P}+| {_ASCII_P}+|[{_N}]+| [{_N}]+"
+    rf"|[{_S}]+(?![^{_S}])|[{_S}]+"
 )
 ASCII_FORMS = {GPT2_FAST: re.compile(GPT2_ASCII)}
 

@@ -189,8 +189,8 @@ class Tokenizer:
             cache.clear()
         pieces = split_pretokens(self._regex, text)
         new = set(pieces).difference(cache)  # long pieces too, since they are never cached
-        has_long = any(len(piece) >= LONG_PIECE for piece in new)
         new_short = [piece for piece in new if len(piece) < LONG_PIECE]
+        has_long = len(new_short) < len(new)
         encoded = self._pieces.encode_many([piece.encode("utf-8") for piece in new_short])
         cache.update(zip(new_short, encoded, strict=True))
         if not has_long:

@@ -112,3 +112,14 @@ def test_sorted_pairs_answer_like_the_table(gpt2):
         ranks, merged = pairs.lookup(left, right)
         for a, b, rank, token in zip(left.tolist(), right.tolist(), ranks, merged, strict=True):
             assert (rank, token) == gpt2._table.get((a, b), (pairs.no_rank, -1))
+
+
+def test_sorted_pairs_small_table_holds_every_pair_of_bytes(gpt2, abc_table):
+    """All 65,536 pairs of ids below 256, each against the merge table (hits and misses)."""
+    every = [(left, right) for left in range(256) for right in range(256)]
+    left, right = np.array(every, dtype=np.int64).T
+    for table, width in ((gpt2._table, gpt2.vocab_size), (abc_table._table, abc_table.vocab_size)):
+        pairs = SortedPairs(table, width)
+        ranks, merged = pairs.lookup(left, right)
+        expected = [table.get(pair, (pairs.no_rank, -1)) for pair in every]
+        assert list(zip(ranks.tolist(), merged.tolist(), strict=True)) == expected

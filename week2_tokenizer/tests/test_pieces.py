@@ -141,3 +141,14 @@ def test_memory_follows_the_window_not_the_piece(gpt2):
         tracemalloc.stop()
     assert len(ids) == 538_460 and gpt2.decode(ids) == text
     assert peak / len(text) < 10
+
+
+def test_what_only_long_pieces_need_is_built_when_one_comes(shakespeare):
+    """A fresh tokenizer encodes ordinary text without the junction table and the spines (they
+    are for pieces of LONG_PIECE bytes or more), and builds both for the first long run."""
+    tokenizer = Tokenizer.from_gpt2()
+    tokenizer.encode(shakespeare[:20_000])
+    assert {"joins", "spines"}.isdisjoint(vars(tokenizer._pieces))
+    run = "0123456789" * 20  # one pre-token, no junction cut inside: merged as a run
+    assert tokenizer.encode(run) == whole(tokenizer, run)
+    assert {"joins", "spines"} <= set(vars(tokenizer._pieces))
