@@ -114,6 +114,7 @@ def test_sorted_pairs_answer_like_the_table(gpt2):
             assert (rank, token) == gpt2._table.get((a, b), (pairs.no_rank, -1))
 
 
+@pytest.mark.task("2.4")  # abc_table is trained (train_bpe)
 def test_sorted_pairs_small_table_holds_every_pair_of_bytes(gpt2, abc_table):
     """All 65,536 pairs of ids below 256, each against the merge table (hits and misses)."""
     every = [(left, right) for left in range(256) for right in range(256)]
