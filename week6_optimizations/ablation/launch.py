@@ -19,8 +19,6 @@ progress the way it stops `make train` (it saves last.pt first) and ends the abl
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import NamedTuple
 
 import yaml
 
@@ -114,41 +111,24 @@ def run_state(folder: Path, max_iters: int) -> RunState:
 def train_command(spec: RunSpec, state: RunState) -> list[str]:
     """The command that trains (or resumes) `spec`; a folder left without a last.pt (stopped
     before its first save) is started again."""
-    command = [sys.executable, "-m", "week4_training", "train"]
+    # through `measured`, so that the run records its own peak memory (measured.py says why)
+    measured = ["-m", "week6_optimizations.ablation.measured", str(spec.folder / PROCESS_FILE)]
+    command = [sys.executable, *measured, "week4_training.cli", "train"]
     if state is RunState.STARTED:
         return [*command, "--resume", str(spec.folder)]
     again = ["--overwrite=1"] if spec.folder.exists() else []
     return [*command, "--config", spec.base, *again, *spec.overrides]
 
 
-class Finished(NamedTuple):
-    """How a training process ended: its exit status and its peak resident memory (MB, the
-    kernel's high-water mark of that one process; None where it could not be read)."""
-
-    code: int
-    peak_rss_mb: float | None = None
-
-
-def launch(command: Sequence[str]) -> Finished:
-    """Run `command` with this terminal; its exit status and peak memory. A Ctrl-C reaches the
-    child as well (same process group): wait while it saves, then report it interrupted."""
+def launch(command: Sequence[str]) -> int:
+    """Run `command` with this terminal; its exit status. A Ctrl-C reaches the child as well
+    (same process group): wait while it saves, then report it interrupted."""
     process = subprocess.Popen(list(command))
     try:
-        return wait_with_peak(process)
+        return process.wait()
     except KeyboardInterrupt:
         process.wait()
-        return Finished(EXIT_INTERRUPTED)
-
-
-def wait_with_peak(process: subprocess.Popen) -> Finished:
-    """Wait for `process`; with `os.wait4` (POSIX) the kernel also reports that child's own
-    maximum resident set size (kilobytes on Linux, bytes on macOS)."""
-    if not hasattr(os, "wait4"):  # pragma: no cover - Windows
-        return Finished(process.wait())
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    scale = 1 if sys.platform == "darwin" else 1024
-    return Finished(process.returncode, usage.ru_maxrss * scale / 1e6)
+        return EXIT_INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -160,12 +140,12 @@ class Outcome:
     wall_seconds: float = 0.0
 
 
-PROCESS_FILE = "process.json"  # in a run folder: the peak memory and wall time of its process
+PROCESS_FILE = "process.json"  # in a run folder: its last process's peak memory and wall time
 
 
 def train_all(
     specs: Sequence[RunSpec],
-    run: Callable[[Sequence[str]], Finished] = launch,
+    run: Callable[[Sequence[str]], int] = launch,
     say: Callable[[str], None] = print,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[Outcome]:
@@ -181,7 +161,7 @@ def train_all(
         verb = "resuming" if state is RunState.STARTED else "training"
         say(f"{where}: {verb}, {spec.max_iters} steps")
         start = clock()
-        code, peak_rss_mb = run(train_command(spec, state))
+        code = run(train_command(spec, state))
         seconds = clock() - start
         if code == EXIT_INTERRUPTED:
             outcomes.append(Outcome(spec, "interrupted", seconds))
@@ -189,9 +169,6 @@ def train_all(
             break
         finished = run_state(spec.folder, spec.max_iters) is RunState.FINISHED
         status = "finished" if finished else f"failed (exit {code})"
-        if finished and spec.folder.is_dir():  # a resumed run: the last process's figures
-            record = {"peak_rss_mb": peak_rss_mb, "wall_seconds": seconds}
-            (spec.folder / PROCESS_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
         say(f"{where}: {status} after {seconds:.0f} s")
         outcomes.append(Outcome(spec, status, seconds))
     return outcomes

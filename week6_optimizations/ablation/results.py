@@ -45,7 +45,7 @@ class RunResult:
     train_seconds: float
     bits_per_byte: float
     exact: bool
-    peak_rss_mb: float | None = None  # of its training process (launch.py), if recorded
+    peak_rss_mb: float | None = None  # of its training process (measured.py), if recorded
 
 
 def training_points(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, float]]:

@@ -31,7 +31,6 @@ from week6_optimizations.ablation.budget import (
 from week6_optimizations.ablation.calibrate import CalibrationSettings, seconds_per_step
 from week6_optimizations.ablation.launch import (
     PROCESS_FILE,
-    Finished,
     RunState,
     run_specs,
     run_state,
@@ -279,12 +278,12 @@ def test_a_finished_run_is_skipped_a_stopped_one_resumed_a_new_one_trained(tmp_p
             folder = Path(command[command.index("--resume") + 1])
             with open(folder / "metrics.jsonl", "a") as metrics:
                 metrics.write(json.dumps({"step": 44, "val_bits_per_byte": 2.0}) + "\n")
-            return Finished(0, 123.0)
+            return 0
         name = next(c.split("=", 1)[1] for c in command if c.startswith("run.name="))
         if name == "rope-s8":
-            return Finished(1, 99.0)
+            return 1
         write_run(tmp_path / name, 40, [8.0, 3.0, 2.0], 0.5)
-        return Finished(0, 150.0)
+        return 0
 
     outcomes = train_all(specs, run=fake_train, say=lambda _: None)
     assert [o.status for o in outcomes] == ["skipped", "finished", "finished", "failed (exit 1)"]
@@ -292,8 +291,8 @@ def test_a_finished_run_is_skipped_a_stopped_one_resumed_a_new_one_trained(tmp_p
         cli.report_outcomes(outcomes)
     resume, baseline_s8, rope_s8 = commands
     assert resume[-2:] == ["--resume", str(tmp_path / "rope-s7")]
-    assert baseline_s8[4:6] == ["--config", TINY]
-    assert baseline_s8[6:] == [
+    assert baseline_s8[4:8] == ["week4_training.cli", "train", "--config", TINY]
+    assert baseline_s8[8:] == [
         "model.n_layer=1",
         *plan[0].schedule,
         "run.name=baseline-s8",
@@ -301,9 +300,8 @@ def test_a_finished_run_is_skipped_a_stopped_one_resumed_a_new_one_trained(tmp_p
         "run.seed=8",
     ]
     assert "--overwrite=1" not in rope_s8  # a folder that does not exist yet
-    process = json.loads((tmp_path / "rope-s7" / PROCESS_FILE).read_text())
-    assert process["peak_rss_mb"] == 123.0  # the finished run's own process
-    assert not (tmp_path / "rope-s8" / PROCESS_FILE).exists()  # a failed run records nothing
+    measured = ["-m", "week6_optimizations.ablation.measured"]
+    assert baseline_s8[1:4] == [*measured, str(tmp_path / "baseline-s8" / PROCESS_FILE)]
 
 
 def test_a_run_folder_planned_for_other_steps_is_refused(tmp_path):
@@ -315,7 +313,7 @@ def test_a_run_folder_planned_for_other_steps_is_refused(tmp_path):
 
 def test_a_ctrl_c_ends_the_ablation_and_leaves_the_rest_for_next_time(tmp_path):
     specs = run_specs([planned("baseline", 40), planned("rope", 44)], [1], TINY, (), tmp_path)
-    outcomes = train_all(specs, run=lambda command: Finished(EXIT_INTERRUPTED), say=lambda _: None)
+    outcomes = train_all(specs, run=lambda command: EXIT_INTERRUPTED, say=lambda _: None)
     assert [o.status for o in outcomes] == ["interrupted", "not started"]
     assert cli.report_outcomes(outcomes) == EXIT_INTERRUPTED
 
@@ -352,3 +350,21 @@ def test_a_quick_ablation_writes_its_table_and_plot_and_continues_without_retrai
     out = capsys.readouterr().out
     assert "calibrating" not in out and out.count("finished before, skipped") == 2
     assert metrics.stat().st_mtime_ns == before
+
+
+def test_a_run_measures_its_own_peak_memory(tmp_path, capsys):
+    from week6_optimizations.ablation import measured
+
+    out = tmp_path / PROCESS_FILE
+    assert measured.main([str(out), "week6_optimizations.ablation.cli", "--help"]) == 0
+    record = json.loads(out.read_text())
+    if Path("/proc/self/status").is_file():
+        assert 10 < record["peak_rss_mb"] < 5000  # this test process's own high-water mark
+    assert record["wall_seconds"] >= 0
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmHWM:\t  204800 kB\nVmRSS:\t 1000 kB\n")
+    assert measured.peak_rss_mb(status) == 204800 * 1024 / 1e6
+    assert measured.peak_rss_mb(tmp_path / "missing") is None
+    gone = tmp_path / "no-such-folder" / PROCESS_FILE  # a run that never made its folder
+    measured.main([str(gone), "week6_optimizations.ablation.cli", "--help"])
+    assert not gone.parent.exists()
