@@ -190,6 +190,19 @@ def compare_to_baseline(results: Sequence[VariantResult]) -> None:
 # ----------------------------------------------------------------------------- the table
 
 
+OFF_BUDGET = 0.15  # a run's steps/s this far from its calibration had another training time
+
+
+def off_budget(results: Sequence[VariantResult], tolerance: float = OFF_BUDGET) -> list[str]:
+    """The variants whose runs stepped more than `tolerance` off their calibrated steps/s."""
+    names = []
+    for r in results:
+        measured = r.measured_steps_per_second
+        if measured is not None and abs(measured / r.calibrated_steps_per_second - 1) > tolerance:
+            names.append(r.name)
+    return names
+
+
 def _number(value: float | None, digits: int = 3, sign: bool = False) -> str:
     if value is None:
         return "-"
@@ -252,6 +265,15 @@ def markdown(results: Sequence[VariantResult], context: Mapping[str, Any]) -> st
         "|" + "|".join("---" for _ in HEADER) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    off = off_budget(results)
+    if off:
+        lines += [
+            "",
+            f"**Not an equal-time comparison:** {', '.join(off)} stepped more than "
+            f"{OFF_BUDGET:.0%} faster or slower than calibrated, so their training time was "
+            "not the budget (the machine's load changed between calibration and the runs). "
+            "Rerun on a quiet machine, with a new --name, before reading the table as a result.",
+        ]
     machine = context["machine"]
     lines += [
         "",

@@ -39,6 +39,7 @@ from week6_optimizations.ablation.launch import (
 from week6_optimizations.ablation.quick import QUICK_OVERRIDES
 from week6_optimizations.ablation.results import (
     markdown,
+    off_budget,
     seconds_at,
     summarize,
     table_rows,
@@ -368,3 +369,20 @@ def test_a_run_measures_its_own_peak_memory(tmp_path, capsys):
     gone = tmp_path / "no-such-folder" / PROCESS_FILE  # a run that never made its folder
     measured.main([str(gone), "week6_optimizations.ablation.cli", "--help"])
     assert not gone.parent.exists()
+
+
+def test_runs_that_stepped_off_their_calibration_are_named(tmp_path):
+    write_run(tmp_path / "baseline-s1", 40, [8.0, 3.0, 2.0], 0.5)  # 2 steps/s, as calibrated
+    write_run(tmp_path / "rope-s1", 44, [8.0, 3.0, 1.75], 0.25)  # 4 steps/s against 2
+    results = summarize([planned("baseline", 40), planned("rope", 44)], tmp_path, seeds=[1])
+    assert off_budget(results) == ["rope"]
+    context = {
+        "name": "t", "base": TINY, "budget_seconds": 20.0, "seeds": [1],
+        "machine": {}, "load_average_start": [], "load_average_end": [], "calibration_load": [],
+    }  # fmt: skip
+    assert "**Not an equal-time comparison:** rope stepped more than 15%" in markdown(
+        results, context
+    )
+    assert off_budget(results[:1]) == [] and "Not an equal-time" not in markdown(
+        results[:1], context
+    )
