@@ -16,11 +16,11 @@ The sub-lessons, each a package (or file) with its own entry and README section:
     modern/        the blocks of today's small LLMs       model.norm, model.mlp, n_kv_head, ...
     muon.py        the Muon optimizer                     train.optimizer: muon
 
-No earlier week is edited and none imports this package: pyproject.toml lists sdpa, rope,
-kv_cache, the modern blocks and muon in the tables of weeks 3, 4 and 5 (`tiny_gpt.attention`,
-`tiny_gpt.position`, `tiny_gpt.norm`, `tiny_gpt.mlp`, `tiny_gpt.attention_feature`,
-`tiny_gpt.head`, `tiny_gpt.optimizer`, `tiny_gpt.decoder`), so a config or a flag that names one
-loads the module that provides it.
+No earlier week imports this package, and none is edited for a variant: pyproject.toml lists
+sdpa, rope, kv_cache, the modern blocks and muon in the tables of weeks 3, 4 and 5
+(`tiny_gpt.attention`, `tiny_gpt.position`, `tiny_gpt.norm`, `tiny_gpt.mlp`,
+`tiny_gpt.attention_feature`, `tiny_gpt.head`, `tiny_gpt.optimizer`, `tiny_gpt.decoder`), so a
+config or a flag that names one loads the module that provides it.
 """
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
