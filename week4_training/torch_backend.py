@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from shared.device import autocast, seed_everything
+from shared.device import autocast, seed_everything, slow_precision_note
 from shared.errors import CourseError
 from week4_training.backend import RunSetup, SavedState
 from week4_training.checkpoint import (
@@ -113,12 +113,14 @@ class TorchBackend:
 
     def describe(self) -> str:
         setup, data = self.setup, self.setup.data
-        return (
+        line = (
             f"run {setup.run_dir}: {self.model.num_parameters() / 1e6:.2f}M parameters, "
             f"device {self.device}, dtype {setup.cfg.train.dtype}, tokenizer vocab "
             f"{setup.tokenizer.vocab_size}, {len(data.train.tokens):,} training tokens "
             f"({'encoded now' if data.rebuilt else 'cached'}: {data.folder})"
         )
+        note = slow_precision_note(self.device, setup.cfg.train.dtype)
+        return f"{line}\n{note}" if note else line
 
     # ------------------------------------------------------------------ a step, an evaluation
 

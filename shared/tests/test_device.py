@@ -100,3 +100,31 @@ def test_seed_everything_works_without_mlx(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlx.core", None)
     dev.seed_everything(7)
     assert torch.initial_seed() == 7
+
+
+@pytest.mark.parametrize(
+    ("features", "dtype", "slow"),
+    [
+        (set(), "bfloat16", True),  # AVX2 only: bfloat16 is emulated
+        ({"avx512_bf16"}, "bfloat16", False),
+        ({"amx_tile"}, "bfloat16", False),
+        ({"avx512_bf16"}, "float16", True),  # float16 needs AMX-FP16
+        ({"amx_fp16"}, "float16", False),
+        (set(), "float32", False),  # no autocast at all
+    ],
+)
+def test_a_run_is_told_when_its_cpu_dtype_is_emulated(monkeypatch, features, dtype, slow):
+    for feature in ("avx512_bf16", "amx_tile", "amx_fp16"):
+        monkeypatch.setattr(
+            torch.cpu, f"_is_{feature}_supported", lambda f=feature: f in features, raising=False
+        )
+    note = dev.slow_precision_note(torch.device("cpu"), dtype)
+    assert (note is not None) == slow
+    if slow:
+        assert dtype in note and "train.dtype=float32" in note and "\n" not in note
+
+
+def test_no_precision_note_off_the_cpu_or_where_pytorch_cannot_tell(monkeypatch):
+    assert dev.slow_precision_note(torch.device("cuda"), "bfloat16") is None
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert dev._cpu_has("avx512_bf16") is False
