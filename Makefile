@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write finetune sft-data sft-eval gpt2 $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -139,6 +139,25 @@ chat: setup ## Week 5: an interactive prompt loop with a checkpoint ([CKPT=...] 
 
 evaluate: data ## Week 5: compare checkpoints side by side (bits per byte, samples, sample statistics) ([CKPT="runs/a runs/b"])
 	$(PY) -m week5_generation evaluate $(CKPT) $(CKPTS)
+
+# Fine-tuning: a base run (or GPT-2) trained further on JSONL examples, the loss on the answers.
+finetune_args = $(if $(CKPT),--base $(call quote,$(CKPT))) $(if $(WEIGHTS),--weights $(call quote,$(WEIGHTS))) \
+  $(if $(DATA),--data $(call quote,$(DATA))) $(if $(VAL),--val $(call quote,$(VAL))) \
+  $(if $(RESUME),--resume $(call quote,$(RESUME))) \
+  $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE))) --config $(call quote,$(FT_CFG)) $(ARGS)
+FT_CFG = $(if $(filter file,$(origin CFG)),configs/finetune.yaml,$(CFG))
+
+finetune: data ## Week 5: fine-tune a run on JSONL (CKPT=runs/x|gpt2 DATA=file.jsonl [VAL=file.jsonl] [CFG=configs/finetune.yaml] [ARGS=...] [RESUME=runs/y])
+	$(PY) -m week5_generation.finetune train $(finetune_args)
+
+sft-data: data ## Week 5: build the speaker-attribution set from tiny shakespeare into data/sft/ ([OVERWRITE=1])
+	$(PY) -m week5_generation.finetune sft-data $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE)))
+
+sft-eval: data ## Week 5: speaker attribution accuracy: fine-tuned vs base vs majority (BASE=runs/x CKPT=runs/y)
+	$(PY) -m week5_generation.finetune accuracy --base $(call quote,$(BASE)) --tuned $(call quote,$(CKPT))
+
+gpt2: setup ## Week 5: fetch GPT-2 small's weights (548 MB, checksummed) for CKPT=gpt2
+	$(PY) -m week5_generation gpt2
 
 # ------------------------------------------------------------------ week 6
 

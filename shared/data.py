@@ -23,15 +23,23 @@ from shared.atomic import atomic_path
 from shared.errors import CourseError
 from shared.paths import REPO_ROOT
 
+COURSE = "course"
+GPT2_SMALL = "gpt2-small"  # OpenAI's GPT-2 small (124M) weights, 548 MB: `make gpt2`
+
 
 @dataclass(frozen=True)
 class KnownFile:
     name: str  # path relative to the cache and to a mirror
     url: str
     sha256: str
+    group: str = COURSE  # `make data` fetches the course group; the others on request
 
 
 _GPT2 = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main"
+# Hugging Face's copy of GPT-2 small, pinned to one revision so the checksums stay true.
+_GPT2_WEIGHTS = (
+    "https://huggingface.co/openai-community/gpt2/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e"
+)
 KNOWN_FILES: dict[str, KnownFile] = {
     f.name: f
     for f in (
@@ -49,6 +57,18 @@ KNOWN_FILES: dict[str, KnownFile] = {
             "gpt2/vocab.bpe",
             f"{_GPT2}/vocab.bpe",
             "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+        ),
+        KnownFile(
+            "gpt2/model.safetensors",
+            f"{_GPT2_WEIGHTS}/model.safetensors",
+            "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
+            GPT2_SMALL,
+        ),
+        KnownFile(
+            "gpt2/config.json",
+            f"{_GPT2_WEIGHTS}/config.json",
+            "0daed7749b4f02b8f76240d5444551d7b08712dab4d0adb8239c56ba823bb7b4",
+            GPT2_SMALL,
         ),
     )
 }
@@ -125,8 +145,13 @@ def fetch(name: str) -> Path:
     return target
 
 
-def fetch_all() -> list[Path]:
-    return [fetch(name) for name in KNOWN_FILES]
+def group_files(group: str = COURSE) -> list[str]:
+    """The names of the known files in `group` (`course`: what `make data` fetches)."""
+    return [name for name, known in KNOWN_FILES.items() if known.group == group]
+
+
+def fetch_all(group: str = COURSE) -> list[Path]:
+    return [fetch(name) for name in group_files(group)]
 
 
 def corpus_path(corpus: str) -> Path:
@@ -135,7 +160,8 @@ def corpus_path(corpus: str) -> Path:
         return fetch(corpus)
     path = Path(corpus)
     if not path.is_file():
-        raise DataError(f"corpus {corpus!r}: no such file, and not one of {', '.join(KNOWN_FILES)}")
+        known = ", ".join(group_files())
+        raise DataError(f"corpus {corpus!r}: no such file, and not one of {known}")
     return path
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.data import KNOWN_FILES, corpus_path, fetch, read_text
+from shared.data import corpus_path, fetch, group_files, read_text
 from shared.paths import RUNS_DIR
 from week1_setup.bigram import bigram_baseline
 from week1_setup.environment import environment_report
@@ -24,7 +24,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    for name in KNOWN_FILES:
+    for name in group_files():
         print(f"{name:<22} {fetch(name)}")
     return 0
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Config, config_from_dict, load_config
 from shared.errors import EXIT_INTERRUPTED, CourseError
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # these load PyTorch: imported where training starts
     from shared.runs import RunLock
     from week4_training.backend import Framework
     from week4_training.parallel import SingleProcess
+    from week4_training.trainer import Trainer
 
 # Frameworks other than PyTorch that train a run (`run.backend: mlx` is week 6's MLX port): the
 # `tiny_gpt.training_backend` table of pyproject.toml. An entry is a `backend.Framework`; it
@@ -124,23 +125,29 @@ def run_training(
     *,
     resume: str | Path | None,
     overwrite: bool,
-    framework: Framework,
+    framework: Framework | None = None,
     parallel: SingleProcess,
+    trainer_class: Callable[..., Trainer] | None = None,
 ) -> int:
     """Train `cfg` in `framework` and report, the same for every framework: what is trained,
     the loop, then samples.txt, the plot and a summary (exit status 0). After Ctrl-C the last
     state is saved and the command to resume printed, and the status is 130, what a shell
-    reports for a command stopped by Ctrl-C; nothing else is written."""
+    reports for a command stopped by Ctrl-C; nothing else is written.
+
+    `trainer_class` builds the loop (week 4's `Trainer` unless given: week 5's fine-tuning
+    passes its own, which brings its framework), called with the config and keyword options.
+    """
     from week4_training.plot import plot_run
-    from week4_training.resume import resume_command
     from week4_training.trainer import Trainer
 
     say = print if parallel.is_main else _quiet
-    trainer = Trainer(
-        cfg, resume=resume, overwrite=overwrite, log=say, parallel=parallel, framework=framework
-    )
+    options: dict[str, Any] = {"resume": resume, "overwrite": overwrite, "log": say}
+    if framework is not None:
+        options["framework"] = framework
+    make = trainer_class if trainer_class is not None else Trainer
+    trainer = make(cfg, parallel=parallel, **options)
     say(trainer.backend.describe())
-    resume_hint = resume_command(trainer.run_dir, parallel.world_size)
+    resume_hint = trainer.resume_hint()
     try:
         result = trainer.run()
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last saved checkpoint

@@ -277,7 +277,7 @@ class Trainer:
                     self.backend.save(state, best=False)
                     bar.close()  # first: the last line on the screen is the command to resume
                     say(f"stopped at step {state.step}; saved {self.backend.last_path}")
-                    say(f"resume with: {resume_command(self.run_dir, world_size)}")
+                    say(f"resume with: {self.resume_hint()}")
                     return self._result(last_eval, interrupted=True)
                 start = time.perf_counter()
                 row = self.train_step()
@@ -297,6 +297,10 @@ class Trainer:
                     )
                     window_seconds, window_tokens = 0.0, 0
         return self._result(last_eval, interrupted=False)
+
+    def resume_hint(self) -> str:
+        """What to type to continue this run (`make train RESUME=...`)."""
+        return resume_command(self.run_dir, self.parallel.world_size)
 
     def write_samples(self) -> Path | None:
         """samples.txt: a short text from the trained model (train.sample_tokens of them; none

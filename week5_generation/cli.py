@@ -6,6 +6,7 @@
               [--decoder NAME]
     evaluate  [checkpoint ...] [--weights model.safetensors] [--prompts FILE] [--corpus FILE]
               [--device auto]
+    gpt2      fetch GPT-2 small's model.safetensors and config.json (make gpt2)
 
 Two tables of pyproject.toml name what `sample` can use: `--backend` looks its sampler up in
 `BACKENDS` (`tiny_gpt.sampling_backend`: `torch` is `sample_with_torch`, below; week 6 lists one
@@ -110,6 +111,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpt2(args: argparse.Namespace) -> int:
+    """`make gpt2`: GPT-2 small's weights and config.json into the data cache (checksummed)."""
+    from shared.data import GPT2_SMALL, fetch_all
+
+    for path in fetch_all(GPT2_SMALL):
+        print(f"{path}")
+    print("use them with CKPT=gpt2 (make sample, make evaluate, make finetune)")
+    return 0
+
+
 def listed(what: str, table: Registry[Any]) -> str:
     """A flag's help: the names its table lists now (reading the list imports nothing)."""
     return f"{what}: {', '.join(table.names())} (the {table.group} table in pyproject.toml)"
@@ -142,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", default=None, help="default: each run's data.corpus")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(run=_evaluate)
+
+    gpt2 = commands.add_parser("gpt2", help="fetch GPT-2 small's weights (548 MB, checksummed)")
+    gpt2.set_defaults(run=_gpt2)
     return parser
 
 

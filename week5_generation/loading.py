@@ -6,7 +6,8 @@
   with GPT-2's own tokenizer (encoder.json + vocab.bpe, fetched by `make data`). The real 124M
   weights are the files `model.safetensors` and `config.json` of
   https://huggingface.co/openai-community/gpt2 (about 550 MB; keep config.json beside the weights
-  so the number of heads is known).
+  so the number of heads is known). `make gpt2` fetches both, checksummed, into the data cache,
+  and `gpt2` without a weights file then uses them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from shared import paths
 from shared.config import Config, config_from_dict
-from shared.data import fetch
+from shared.data import cache_dir, fetch
 from shared.errors import CourseError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from week3_model import GPT
 
 GPT2 = "gpt2"
+GPT2_WEIGHTS = "gpt2/model.safetensors"  # where `make gpt2` puts them (with gpt2/config.json)
 GPT2_SOURCE = "https://huggingface.co/openai-community/gpt2 (files model.safetensors, config.json)"
 # GPT-2 comes without a run, so `make evaluate` scores it with these (a course run: its own).
 GPT2_EVALUATION = {"batch_size": 8, "dtype": "float32"}
@@ -121,9 +123,13 @@ def load_source(
         )
     if checkpoint == GPT2 or weights is not None:
         if weights is None:
-            raise CourseError(
-                f"CKPT=gpt2 needs WEIGHTS=path/to/model.safetensors; download it from {GPT2_SOURCE}"
-            )
+            fetched = cache_dir() / GPT2_WEIGHTS
+            if not fetched.is_file():
+                raise CourseError(
+                    "CKPT=gpt2 needs GPT-2's weights: run `make gpt2` to fetch them, or give "
+                    f"WEIGHTS=path/to/model.safetensors (from {GPT2_SOURCE})"
+                )
+            weights = str(fetched)
         return load_gpt2(weights, device)
     if checkpoint is None:
         run = most_recent_run()

@@ -17,6 +17,7 @@ import torch
 from shared.config import Config, build_section
 from shared.errors import CourseError
 from week5_generation.config import SampleConfig
+from week5_generation.finetune.chat import ChatHistory, speaks_chat, stream_answer
 from week5_generation.generate import DECODERS, TokenizerLike, generate_text, start_ids
 from week5_generation.loading import SamplingSource
 
@@ -61,30 +62,53 @@ def sample_once(
     out: TextIO,
     warn: Callable[[str], None] = notice,
     decoder: str = "full",
+    history: ChatHistory | None = None,
 ) -> str:
     """Write the prompt, then the continuation as it is generated; return the continuation.
 
-    `decoder` names the `DECODERS` entry that computes the next-token logits (generate.py)."""
-    ids = prompt_ids(source.tokenizer, prompt, source.model.config.block_size, warn)
-    out.write(prompt)
-    out.flush()
+    `decoder` names the `DECODERS` entry that computes the next-token logits (generate.py). A
+    fine-tuned checkpoint speaks the chat template instead: the prompt is a user turn added to
+    `history` (a new one by default) and only the reply is written (finetune/chat.py).
+    """
+    next_token_logits = DECODERS.get(decoder)(source.model)
+    if speaks_chat(source.config):
+        history = history if history is not None else ChatHistory()
+        pieces_of = stream_answer(
+            source.model,
+            source.tokenizer,
+            history.ask(prompt),
+            settings.max_new_tokens,
+            settings.sampling,
+            stop=tuple(settings.stop),
+            generator=generator,
+            next_token_logits=next_token_logits,
+            warn=warn,
+        )
+    else:
+        ids = prompt_ids(source.tokenizer, prompt, source.model.config.block_size, warn)
+        out.write(prompt)
+        out.flush()
+        pieces_of = generate_text(
+            source.model,
+            source.tokenizer,
+            ids,
+            settings.max_new_tokens,
+            settings.sampling,
+            stop=settings.stop,
+            generator=generator,
+            next_token_logits=next_token_logits,
+        )
     pieces = []
-    for piece in generate_text(
-        source.model,
-        source.tokenizer,
-        ids,
-        settings.max_new_tokens,
-        settings.sampling,
-        stop=settings.stop,
-        generator=generator,
-        next_token_logits=DECODERS.get(decoder)(source.model),
-    ):
+    for piece in pieces_of:
         out.write(piece)
         out.flush()
         pieces.append(piece)
     out.write("\n")
     out.flush()
-    return "".join(pieces)
+    reply = "".join(pieces)
+    if history is not None:
+        history.record(reply)
+    return reply
 
 
 def input_lines(stream: BinaryIO, name: str = "stdin") -> Iterator[str]:
@@ -119,9 +143,11 @@ def interactive(
     """A prompt per input line until end of input; return the number of prompts answered.
 
     One generator serves the whole session, so the same lines give the same answers. With
-    `show_prompt` (a terminal), a "> " invites each line on stderr.
+    `show_prompt` (a terminal), a "> " invites each line on stderr. With a fine-tuned checkpoint
+    the session is one conversation: each answer sees the turns before it.
     """
     answered = 0
+    history = ChatHistory() if speaks_chat(source.config) else None
     lines = iter(lines)
     while True:
         if show_prompt:
@@ -129,7 +155,7 @@ def interactive(
         line = next(lines, None)
         if line is None:
             break
-        sample_once(source, line.rstrip("\n"), settings, generator, out, warn, decoder)
+        sample_once(source, line.rstrip("\n"), settings, generator, out, warn, decoder, history)
         answered += 1
     if show_prompt:
         print(file=sys.stderr)

@@ -29,7 +29,8 @@ def _files_in(folder: Path) -> list[Path]:
 @real_files
 def test_fetch_from_a_mirror_folder_verifies_and_caches(data_cache, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED_DATA))
-    for name, known in data.KNOWN_FILES.items():
+    for name in data.group_files():
+        known = data.KNOWN_FILES[name]
         path = fetch(name)
         assert path == data_cache / name
         assert sha256_of(path) == known.sha256
@@ -129,3 +130,11 @@ def test_read_text_keeps_the_bytes_as_they_are(tmp_path):
     text = read_text(path)
     assert text == "ROMEO:\r\nO night\r\n\rlone CR\n"
     assert len(text.encode("utf-8")) == path.stat().st_size
+
+
+def test_make_data_fetches_the_course_files_and_gpt2_weights_only_on_request():
+    assert data.group_files() == ["tinyshakespeare.txt", "gpt2/encoder.json", "gpt2/vocab.bpe"]
+    weights = data.group_files(data.GPT2_SMALL)
+    assert weights == ["gpt2/model.safetensors", "gpt2/config.json"]
+    for name in weights:  # one pinned revision of Hugging Face's copy: the checksums stay true
+        assert "/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/" in data.KNOWN_FILES[name].url

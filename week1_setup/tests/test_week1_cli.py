@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from shared.data import KNOWN_FILES, read_text
+from shared.data import group_files, read_text
 from shared.errors import run_cli
 from week1_setup import environment
 from week1_setup.bigram import ByteBigram, bigram_baseline
@@ -72,12 +72,13 @@ def test_env_reports_mlx_device_when_present(monkeypatch):
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data beside the repo")
-def test_data_fetches_every_known_file(tmp_path, monkeypatch, capsys):
+def test_data_fetches_every_course_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED_DATA))
     assert main(["data"]) == 0
-    assert all((tmp_path / name).is_file() for name in KNOWN_FILES)
-    assert capsys.readouterr().out.count(str(tmp_path)) == len(KNOWN_FILES)
+    assert all((tmp_path / name).is_file() for name in group_files())
+    assert capsys.readouterr().out.count(str(tmp_path)) == len(group_files())
+    assert not (tmp_path / "gpt2" / "model.safetensors").exists()  # 548 MB: only `make gpt2`
 
 
 def test_explore_prints_stats_and_writes_a_png(corpus, tmp_path, capsys):

@@ -265,7 +265,7 @@ def test_evaluate_without_arguments_takes_the_latest_run(checkpoint, capsys, tmp
         (["--top-p", "0"], "sample.top_p: must be a number in (0, 1]"),
         (["--top-k", "0"], "sample.top_k: must be an integer >= 1"),
         (["--max-new-tokens", "0"], "sample.max_new_tokens: must be an integer >= 1"),
-        (["--checkpoint", "gpt2"], "CKPT=gpt2 needs WEIGHTS=path/to/model.safetensors"),
+        (["--checkpoint", "gpt2"], "CKPT=gpt2 needs GPT-2's weights: run `make gpt2` to fetch"),
         (
             ["--checkpoint", "gpt2", "--weights", "missing.safetensors"],
             "missing.safetensors: GPT-2 weights not found; download them from https://hugging",
@@ -277,7 +277,10 @@ def test_evaluate_without_arguments_takes_the_latest_run(checkpoint, capsys, tmp
         (["--stop", "\udcfe"], "sample.stop: must be UTF-8 text, but its byte at offset 0 is"),
     ],
 )
-def test_bad_input_is_one_clear_line_and_exit_2(checkpoint, args, message, capsys):
+def test_bad_input_is_one_clear_line_and_exit_2(
+    checkpoint, args, message, capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))  # no `make gpt2` done there
     argv = (
         sample("--checkpoint", str(checkpoint), *args)
         if "--checkpoint" not in args
