@@ -89,7 +89,7 @@ def train_command(
         framework = framework_of_run(Path(args.resume))
     cfg = train_config(args, framework)
     framework = framework if framework is not None else framework_named(cfg.run.backend)
-    with _claim(run_folder(cfg, args.resume), args, parallel):
+    with claim_run_folder(run_folder(cfg, args.resume), args, parallel):
         if args.resume and parallel.is_main:
             overrides = args.overrides or "none"
             print(f"config: {args.resume}'s own (the checkpoint's), overrides: {overrides}")
@@ -102,7 +102,7 @@ def train_command(
         )
 
 
-def _claim(
+def claim_run_folder(
     run_dir: Path, args: argparse.Namespace, parallel: SingleProcess
 ) -> AbstractContextManager[RunLock | None]:
     """Rank 0 checks and locks `run_dir` (see `shared.runs.claim_run_dir`); the lock is released

@@ -18,7 +18,7 @@ from shared.config import Config, config_from_dict
 from shared.errors import CourseError
 from shared.flags import add_yes_flag
 from shared.paths import REPO_ROOT
-from week4_training.cli import _claim, run_training
+from week4_training.cli import claim_run_folder, run_training
 from week4_training.parallel import SingleProcess
 from week4_training.resume import check_started
 from week5_generation.finetune.setup import (
@@ -93,7 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg = cfg.replace("finetune", data_sha256=files_sha)
     trainer_class = partial(FineTuner, tokenizer=tokenizer, data=data, start=start)
     parallel = SingleProcess()
-    with _claim(run_dir, args, parallel):
+    with claim_run_folder(run_dir, args, parallel):
         return run_training(
             cfg,
             resume=args.resume,
