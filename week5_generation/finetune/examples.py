@@ -145,12 +145,12 @@ def masked_batch(examples: Sequence[Example], pad_id: int = 0) -> tuple[Tensor, 
         n = len(ids) - 1
         x[row, :n] = ids[:-1]
         y[row, :n] = torch.where(taught[1:], ids[1:], -1)
-    # END TASK 5.9
     if not bool((y >= 0).any()):
         raise CourseError(
             "a batch of prompts only (no assistant token to learn): nothing to train on"
         )
     return x, y
+    # END TASK 5.9
 
 
 def example_split(examples: Sequence[Example], tokenizer: Tokenizer) -> TokenSplit:

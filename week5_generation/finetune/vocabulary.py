@@ -72,5 +72,5 @@ def grow_vocabulary(model: GPT, old_tokens: int, new_tokens: int) -> GPT:
                 target[old_tokens:new_tokens] = kept.mean(dim=0, keepdim=True)
             else:
                 target.copy_(source)
-    # END TASK 5.8
     return grown.to(next(model.parameters()).device)
+    # END TASK 5.8

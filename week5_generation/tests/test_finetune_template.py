@@ -101,7 +101,6 @@ def test_a_reply_prompt_ends_with_an_open_assistant_turn():
     assert ids[:-1] == encode_chat(TOKENIZER, [Message("user", "hi")]).ids
 
 
-@pytest.mark.task("5.7")
 def test_a_tokenizer_without_the_template_tokens_says_so():
     with pytest.raises(CourseError, match=re.escape("the tokenizer has no <|end|> token")):
         special_id(Tokenizer.bytes_only(), END)
