@@ -153,7 +153,7 @@ finetune: data ## Week 5: fine-tune a run on JSONL (CKPT=runs/x|gpt2 DATA=file.j
 sft-data: data ## Week 5: build the speaker-attribution set from tiny shakespeare into data/sft/ ([OVERWRITE=1])
 	$(PY) -m week5_generation.finetune sft-data $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE)))
 
-sft-eval: data ## Week 5: speaker attribution accuracy: fine-tuned vs base vs majority (BASE=runs/x CKPT=runs/y)
+sft-eval: data ## Week 5: speaker attribution accuracy, fine-tuned vs base vs majority (BASE=runs/x CKPT=runs/y)
 	$(PY) -m week5_generation.finetune accuracy --base $(call quote,$(BASE)) --tuned $(call quote,$(CKPT))
 
 gpt2: setup ## Week 5: fetch GPT-2 small's weights (548 MB, checksummed) for CKPT=gpt2
