@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write finetune sft-data sft-eval gpt2 $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write finetune sft-data sft-eval gpt2 serve $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -164,6 +164,10 @@ gpt2: setup ## Week 5: fetch GPT-2 small's weights (548 MB, checksummed) for CKP
 bench: data ## Week 6: measure tokenizer, training and generation speed; writes runs/bench/<date>.json ([QUICK=1] [ONLY="training trainer"] [THREADS=1])
 	$(PY) -m week6_optimizations.bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) \
 	  $(if $(THREADS),--threads $(THREADS))
+
+serve: setup ## Week 6: the playground, an OpenAI-compatible server and a web page on 127.0.0.1 ([CKPT=runs/x] [PORT=8000] [HOST=127.0.0.1])
+	$(PY) -m week6_optimizations.playground serve $(if $(CKPT),--ckpt $(call quote,$(CKPT))) \
+	  $(if $(PORT),--port $(call quote,$(PORT))) $(if $(HOST),--host $(call quote,$(HOST)))
 
 ablate: data ## Week 6: the modern blocks at equal training time, SEEDS seeds each; writes runs/ablation/<name>/results.md ([MINUTES=5] [SEEDS=2] [ONLY="rope muon"] [CFG=...] [DRY_RUN=1] [QUICK=1])
 	$(PY) -m week6_optimizations.ablation --base $(call quote,$(CFG)) \

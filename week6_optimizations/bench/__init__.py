@@ -36,7 +36,7 @@ from week6_optimizations.bench.training_run import FULL_RUN, QUICK_RUN, run_rows
 BLOCK_SIZES = [64, 256]
 
 # Modules that register more providers when they exist (the MLX port adds its rows here).
-OPTIONAL_PROVIDERS = ["week6_optimizations.mlx_port.bench"]
+OPTIONAL_PROVIDERS = ["week6_optimizations.mlx_port.bench", "week6_optimizations.playground.bench"]
 
 
 def load_optional_providers() -> list[str]:
