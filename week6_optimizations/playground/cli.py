@@ -14,6 +14,7 @@ from shared.device import pick_device
 from shared.errors import CourseError
 from shared.paths import RUNS_DIR
 from week6_optimizations.playground.app import Limits, create_app
+from week6_optimizations.playground.page import page_response
 from week6_optimizations.playground.store import ModelStore
 
 
@@ -37,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     store = store_for(args.ckpt, Path(args.runs_dir), args.device)
-    app = create_app(store, Limits(max_tokens=args.max_tokens))
+    app = create_app(store, Limits(max_tokens=args.max_tokens), page=page_response)
     print(f"serving {', '.join(store.names()) or 'no runs yet'} on http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
