@@ -151,6 +151,53 @@ def chat_logprobs(found: list[Step], n_top: int) -> dict[str, Any]:
     }
 
 
+class BodyLimit:
+    """ASGI middleware: a request body larger than `limit` bytes is refused with 413, whether
+    its Content-Length says so up front or a chunked body only grows too large on the way.
+
+    The body is read here, counted as it arrives (so an endless one is never read to its end),
+    and handed to the application whole; after it, the application receives what the client
+    sends next, which is how a stream learns that its client has gone.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def refuse(self, size: str, scope: Any, receive: Any, send: Any) -> None:
+        error = ApiError(413, f"the body is {size} bytes; at most {self.limit}", None)
+        await JSONResponse(error.body(), status_code=413)(scope, receive, send)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self.refuse(declared.decode(), scope, receive, send)
+            return
+        chunks, seen, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left before its body ended
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.limit:
+                await self.refuse(f"more than {self.limit}", scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        whole: dict[str, Any] | None = {"type": "http.request", "body": b"".join(chunks)}
+
+        async def replay() -> Any:
+            nonlocal whole
+            if whole is not None:
+                message, whole = whole, None
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def sse(data: dict[str, Any] | str) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return f"data: {text}\n\n".encode()
@@ -174,15 +221,7 @@ def create_app(
         api_error = validation_error(list(error.errors()))
         return JSONResponse(api_error.body(), status_code=api_error.status)
 
-    @app.middleware("http")
-    async def _bounded(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > limits.max_body_bytes:
-            error = ApiError(
-                413, f"the body is {size} bytes; at most {limits.max_body_bytes}", None
-            )
-            return JSONResponse(error.body(), status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

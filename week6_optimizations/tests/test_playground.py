@@ -117,6 +117,7 @@ def test_health_and_the_runs_as_models(client, server):
     assert sorted(m.id for m in client.models.list()) == ["chat", "plain"]
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_a_seeded_completion_streamed_or_not_is_make_samples_text(client, runs, capsys):
     knobs = dict(model="plain", prompt=PROMPT, max_tokens=40, temperature=0.9, top_p=0.9, seed=11)
     whole = client.completions.create(**knobs)
@@ -126,6 +127,7 @@ def test_a_seeded_completion_streamed_or_not_is_make_samples_text(client, runs, 
     assert whole.usage.completion_tokens <= 40 and whole.usage.prompt_tokens == len(PROMPT)
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_the_stream_ends_with_a_finish_reason_and_done(server):
     body = {"prompt": PROMPT, "max_tokens": 5, "stream": True, "seed": 1}
     with httpx.stream("POST", f"{server}/v1/completions", json=body, timeout=30) as response:
@@ -139,6 +141,7 @@ def test_the_stream_ends_with_a_finish_reason_and_done(server):
     assert whole["choices"][0]["finish_reason"] == reason
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_logprobs_give_each_token_and_its_top_alternatives(client):
     reply = client.completions.create(
         model="plain", prompt=PROMPT, max_tokens=6, seed=2, logprobs=3
@@ -156,6 +159,7 @@ def test_logprobs_give_each_token_and_its_top_alternatives(client):
     assert float(probabilities.sum()) <= 1.0 + 1e-5
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_chat_uses_the_template_of_a_fine_tuned_run(client, runs):
     messages = [{"role": "user", "content": "Who says this?"}]
     reply = client.chat.completions.create(
@@ -175,6 +179,7 @@ def test_chat_uses_the_template_of_a_fine_tuned_run(client, runs):
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == expected
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_chat_with_a_plain_run_is_a_transcript_that_stops_at_the_next_turn(client):
     messages = [{"role": "user", "content": "hello"}]
     reply = client.chat.completions.create(
@@ -228,6 +233,7 @@ def test_chat_errors_name_the_field(server):
     assert empty.status_code == 400 and empty.json()["error"]["param"] == "messages"
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_eight_concurrent_streams_each_get_their_own_text(client, server):
     def knobs(seed: int) -> dict:
         return dict(model="plain", prompt=PROMPT, max_tokens=30, temperature=1.0, seed=seed)
@@ -251,6 +257,7 @@ def test_eight_concurrent_streams_each_get_their_own_text(client, server):
     assert len(set(results.values())) > 1  # different seeds, different texts
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_a_client_that_leaves_stops_its_generation(server, monkeypatch):
     import week6_optimizations.playground.generation as generation
 
@@ -324,6 +331,7 @@ def test_a_checkpoint_written_again_is_loaded_again(runs):
     assert store.default_name() == "plain"  # the most recently written run
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_the_bench_rows_time_the_server_against_sampling_in_the_process():
     from week6_optimizations.playground.bench import SAMPLE, playground_rows_for
 
@@ -335,3 +343,13 @@ def test_the_bench_rows_time_the_server_against_sampling_in_the_process():
     assert set(first) == {"server, 1 stream", "server, 4 streams"} and all(
         v > 0 for v in first.values()
     )
+
+
+def test_a_chunked_body_is_bounded_too(server):
+    def chunks():
+        for _ in range(10):
+            yield b" " * 1000  # JSON allows leading white space: 10,000 bytes in all
+
+    headers = {"content-type": "application/json"}
+    response = httpx.post(f"{server}/v1/completions", content=chunks(), headers=headers, timeout=30)
+    assert response.status_code == 413 and "at most 4096" in response.json()["error"]["message"]

@@ -125,6 +125,7 @@ def test_an_api_error_is_shown_in_the_error_line(browser, server):
     assert element("generate").is_enabled() and not element("stop").is_enabled()
 
 
+@pytest.mark.task("6.4", "6.5")  # generation runs the KV cache
 def test_a_seeded_generation_streams_chips_that_show_their_alternatives(browser, server):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
