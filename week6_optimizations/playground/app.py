@@ -280,104 +280,78 @@ def create_app(
             "total_tokens": len(job.ids) + n,
         }
 
-    @app.post("/v1/completions", response_model=None)
-    async def completions(request: Request, body: CompletionRequest) -> Response | dict[str, Any]:
-        job = await anyio.to_thread.run_sync(prepare, store, limits, body, body.prompt)
-        n_top = body.logprobs or 0
-        ident, created = f"cmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    async def respond(
+        request: Request,
+        job: Prepared,
+        body: Knobs,
+        n_top: int,
+        names: tuple[str, str, str],
+        streamed: Callable[[Step | None, str], dict[str, Any]],
+        finished: Callable[[str, Outcome], dict[str, Any]],
+    ) -> Response | dict[str, Any]:
+        """One answer in OpenAI's envelope: `names` = (id prefix, object of a chunk, object of
+        a whole answer); `streamed` makes a chunk's choice, `finished` the whole answer's."""
+        ident, created = f"{names[0]}-{uuid.uuid4().hex[:24]}", int(time.time())
 
-        def chunk(step: Step | None, text: str, outcome: Outcome) -> dict[str, Any]:
-            choice: dict[str, Any] = {
-                "index": 0,
-                "text": text,
-                "logprobs": None,
-                "finish_reason": None,
-            }
-            if step is not None and body.logprobs is not None:
-                choice["logprobs"] = completion_logprobs([step], n_top)
-            if step is None:
-                choice["finish_reason"] = outcome.finish_reason
+        def envelope(kind: str, choice: dict[str, Any]) -> dict[str, Any]:
             return {
                 "id": ident,
-                "object": "text_completion",
+                "object": kind,
                 "created": created,
                 "model": job.name,
                 "choices": [choice],
             }
 
+        def chunk(step: Step | None, text: str, outcome: Outcome) -> dict[str, Any]:
+            reason = outcome.finish_reason if step is None else None
+            return envelope(names[1], streamed(step, text) | {"finish_reason": reason})
+
         if body.stream:
-            return StreamingResponse(
-                run(request, job, body, n_top, chunk), media_type="text/event-stream"
-            )
+            events = run(request, job, body, n_top, chunk)
+            return StreamingResponse(events, media_type="text/event-stream")
         text, outcome = await anyio.to_thread.run_sync(whole, job, body, n_top)
-        logprobs = completion_logprobs(outcome.steps, n_top) if body.logprobs is not None else None
-        choice = {
-            "index": 0,
-            "text": text,
-            "logprobs": logprobs,
-            "finish_reason": outcome.finish_reason,
-        }
-        return {
-            "id": ident,
-            "object": "text_completion",
-            "created": created,
-            "model": job.name,
-            "choices": [choice],
-            "usage": usage(job, outcome),
-        }
+        choice = finished(text, outcome) | {"finish_reason": outcome.finish_reason}
+        return envelope(names[2], choice) | {"usage": usage(job, outcome)}
+
+    @app.post("/v1/completions", response_model=None)
+    async def completions(request: Request, body: CompletionRequest) -> Response | dict[str, Any]:
+        job = await anyio.to_thread.run_sync(prepare, store, limits, body, body.prompt)
+        n_top, wanted = body.logprobs or 0, body.logprobs is not None
+
+        def streamed(step: Step | None, text: str) -> dict[str, Any]:
+            logprobs = completion_logprobs([step], n_top) if step is not None and wanted else None
+            return {"index": 0, "text": text, "logprobs": logprobs}
+
+        def finished(text: str, outcome: Outcome) -> dict[str, Any]:
+            logprobs = completion_logprobs(outcome.steps, n_top) if wanted else None
+            return {"index": 0, "text": text, "logprobs": logprobs}
+
+        names = ("cmpl", "text_completion", "text_completion")
+        return await respond(request, job, body, n_top, names, streamed, finished)
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request, body: ChatRequest) -> Response | dict[str, Any]:
         messages = [Message(m.role, m.content) for m in body.messages]
         job = await anyio.to_thread.run_sync(prepare, store, limits, body, messages)
         n_top = (body.top_logprobs or 0) if body.logprobs else 0
-        ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         first = True
 
-        def chunk(step: Step | None, text: str, outcome: Outcome) -> dict[str, Any]:
+        def streamed(step: Step | None, text: str) -> dict[str, Any]:
             nonlocal first
-            delta: dict[str, Any] = {"content": text}
-            if first:
-                delta["role"], first = "assistant", False
-            choice: dict[str, Any] = {
-                "index": 0,
-                "delta": delta,
-                "logprobs": None,
-                "finish_reason": None,
-            }
-            if step is not None and body.logprobs:
-                choice["logprobs"] = chat_logprobs([step], n_top)
-            if step is None:
-                choice["finish_reason"] = outcome.finish_reason
-            return {
-                "id": ident,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": job.name,
-                "choices": [choice],
-            }
-
-        if body.stream:
-            return StreamingResponse(
-                run(request, job, body, n_top, chunk), media_type="text/event-stream"
+            delta: dict[str, Any] = (
+                {"role": "assistant", "content": text} if first else {"content": text}
             )
-        text, outcome = await anyio.to_thread.run_sync(whole, job, body, n_top)
-        message = {"role": "assistant", "content": text}
-        logprobs = chat_logprobs(outcome.steps, n_top) if body.logprobs else None
-        choice = {
-            "index": 0,
-            "message": message,
-            "logprobs": logprobs,
-            "finish_reason": outcome.finish_reason,
-        }
-        return {
-            "id": ident,
-            "object": "chat.completion",
-            "created": created,
-            "model": job.name,
-            "choices": [choice],
-            "usage": usage(job, outcome),
-        }
+            first = False
+            logprobs = chat_logprobs([step], n_top) if step is not None and body.logprobs else None
+            return {"index": 0, "delta": delta, "logprobs": logprobs}
+
+        def finished(text: str, outcome: Outcome) -> dict[str, Any]:
+            logprobs = chat_logprobs(outcome.steps, n_top) if body.logprobs else None
+            message = {"role": "assistant", "content": text}
+            return {"index": 0, "message": message, "logprobs": logprobs}
+
+        names = ("chatcmpl", "chat.completion.chunk", "chat.completion")
+        return await respond(request, job, body, n_top, names, streamed, finished)
 
     if page is not None:
         app.get("/", response_model=None)(page)

@@ -12,13 +12,11 @@ the request to the first chunk of text.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from week6_optimizations.bench.rows import register_rows
 from week6_optimizations.bench.training import BABY, ModelShape
 from week6_optimizations.cached_generation import CachedLogits
 from week6_optimizations.playground.app import Limits, create_app
+from week6_optimizations.playground.cli import in_a_thread
 from week6_optimizations.playground.store import ModelStore
 
 SAMPLE = "make sample (in process)"
@@ -56,25 +55,10 @@ def save_bench_run(runs: Path, tokenizer: Tokenizer) -> Path:
     return runs / "bench"
 
 
-@contextmanager
-def serving(runs: Path) -> Iterator[str]:
-    """The playground on a free local port, in a thread, for the `with` block."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def serving(runs: Path) -> AbstractContextManager[str]:
+    """The playground over `runs` on a free local port, in a thread, for the `with` block."""
     app = create_app(ModelStore(runs, "bench", torch.device("cpu")), Limits(max_tokens=4096))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join()
+    return in_a_thread(app)
 
 
 def stream_once(url: str, new_tokens: int, seed: int, first: list[float]) -> int:

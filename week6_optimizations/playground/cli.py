@@ -7,8 +7,13 @@ model server open to the network is a choice to make on purpose.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from shared.device import pick_device
 from shared.errors import CourseError
@@ -16,6 +21,30 @@ from shared.paths import RUNS_DIR
 from week6_optimizations.playground.app import Limits, create_app
 from week6_optimizations.playground.page import page_response
 from week6_optimizations.playground.store import ModelStore
+
+
+@contextmanager
+def in_a_thread(app: Any, timeout: float = 30.0) -> Iterator[str]:
+    """`app` served by uvicorn on a free port of 127.0.0.1 in a background thread, for the
+    `with` block (the tests and the bench talk to it as any client would); yields its URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise CourseError(f"the playground did not start on 127.0.0.1:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout)
 
 
 def store_for(ckpt: str | None, runs_dir: Path, device: str) -> ModelStore:

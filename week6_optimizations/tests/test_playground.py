@@ -5,7 +5,6 @@ never mix, and a client that leaves frees the model."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from week5_generation.finetune.chat import answer
 from week5_generation.finetune.template import TEMPLATE_TOKENS, Message
 from week5_generation.finetune.vocabulary import with_special_tokens
 from week6_optimizations.playground.app import Limits, create_app
+from week6_optimizations.playground.cli import in_a_thread
 from week6_optimizations.playground.store import ModelStore
 
 openai = pytest.importorskip("openai")
@@ -69,28 +69,11 @@ def runs(tmp_path_factory) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(runs) -> Iterator[str]:
     store = ModelStore(runs, "plain", torch.device("cpu"))
-    app = create_app(store, Limits(max_tokens=400, max_body_bytes=4096))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with in_a_thread(create_app(store, Limits(max_tokens=400, max_body_bytes=4096))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

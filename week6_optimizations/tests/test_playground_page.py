@@ -5,8 +5,6 @@ alternatives, with the same text as the API gives without streaming."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +16,10 @@ from shared.errors import CourseError
 from shared.paths import REPO_ROOT
 from week2_tokenizer import Tokenizer
 from week6_optimizations.playground.app import Limits, create_app
+from week6_optimizations.playground.cli import in_a_thread
 from week6_optimizations.playground.page import inlined, page_response
 from week6_optimizations.playground.store import ModelStore
-from week6_optimizations.tests.test_playground import free_port, save_run
+from week6_optimizations.tests.test_playground import save_run
 
 uvicorn = pytest.importorskip("uvicorn")
 
@@ -39,18 +38,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     runs = tmp_path_factory.mktemp("runs")
     save_run(runs, "plain", Tokenizer.bytes_only())
     store = ModelStore(runs, "plain", torch.device("cpu"))
-    app = create_app(store, Limits(max_tokens=400), page=page_response)
-    port = free_port()
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with in_a_thread(create_app(store, Limits(max_tokens=400), page=page_response)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
