@@ -181,7 +181,6 @@ class ExampleSampler(BatchSampler):
     def __init__(
         self,
         examples: Sequence[Example],
-        block_size: int,
         batch_size: int,
         seed: int,
         rank: int = 0,
@@ -192,8 +191,7 @@ class ExampleSampler(BatchSampler):
         # not BatchSampler.__init__: there is no token stream here, only its generator's rule
         self.generator = torch.Generator().manual_seed(stream_seed(seed, rank))
         self.batch_size = batch_size
-        self.examples = list(examples)
-        self.block_size = block_size
+        self.examples = list(examples)  # each already fitted to the context (encode_examples)
         self.pad_id = pad_id
 
     def next_batch(self, device: torch.device) -> tuple[Tensor, Tensor]:

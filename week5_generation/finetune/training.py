@@ -124,7 +124,6 @@ class FineTuner(Trainer):
         pad = self.tokenizer.eot_id or 0
         sampler = ExampleSampler(
             self.data.train_examples,
-            cfg.model.block_size,
             cfg.train.batch_size,
             cfg.run.seed,
             rank=self.parallel.rank,

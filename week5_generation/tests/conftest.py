@@ -52,17 +52,20 @@ def model(byte_tokenizer) -> GPT:
     return tiny_model(byte_tokenizer.vocab_size)
 
 
-def save_course_checkpoint(run_dir: Path, tokenizer: Tokenizer, corpus: Path, **sample) -> Path:
+def save_course_checkpoint(
+    run_dir: Path, tokenizer: Tokenizer, corpus: Path | None = None, block_size: int = 16, **sample
+) -> Path:
     """A checkpoint in week 4's format, holding a random tiny model (no training needed)."""
     from week4_training.checkpoint import BEST, save_checkpoint, tokenizer_record
 
-    model = tiny_model(tokenizer.vocab_size)
+    model = tiny_model(tokenizer.vocab_size, block_size=block_size)
     values = {
-        "data": {"corpus": str(corpus)},
         "model": json.loads(json.dumps(vars(model.config))),
         "train": {"batch_size": 4},
         "run": {"name": run_dir.name, "seed": 7},
     }
+    if corpus is not None:
+        values["data"] = {"corpus": str(corpus)}
     if sample:
         values["sample"] = sample
     config = config_from_dict(values)

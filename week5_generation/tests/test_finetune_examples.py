@@ -129,7 +129,7 @@ def test_the_held_out_share_is_close_to_the_fraction():
 def test_the_sampler_is_seeded_and_resumes_exactly():
     examples = [example("p" * i, "c" * (1 + i % 3)) for i in range(1, 9)]
     device = torch.device("cpu")
-    a, b = ExampleSampler(examples, 32, 3, seed=5), ExampleSampler(examples, 32, 3, seed=5)
+    a, b = ExampleSampler(examples, 3, seed=5), ExampleSampler(examples, 3, seed=5)
     first = [a.next_batch(device) for _ in range(3)]
     assert all(
         torch.equal(p[0], q[0])
@@ -137,7 +137,7 @@ def test_the_sampler_is_seeded_and_resumes_exactly():
     )
     state = a.state_dict()
     after = a.next_batch(device)
-    c = ExampleSampler(examples, 32, 3, seed=99)
+    c = ExampleSampler(examples, 3, seed=99)
     c.load_state_dict(state)
     resumed = c.next_batch(device)
     assert torch.equal(after[0], resumed[0]) and torch.equal(after[1], resumed[1])
@@ -145,4 +145,4 @@ def test_the_sampler_is_seeded_and_resumes_exactly():
 
 def test_a_sampler_needs_examples():
     with pytest.raises(CourseError, match="no training examples"):
-        ExampleSampler([], 8, 2, seed=0)
+        ExampleSampler([], 2, seed=0)

@@ -14,10 +14,9 @@ import torch
 from safetensors.torch import save_file
 
 import shared.data as data
-from shared.config import config_from_dict
 from shared.errors import run_cli
 from week2_tokenizer import Tokenizer
-from week4_training.checkpoint import BEST, load_checkpoint, save_checkpoint, tokenizer_record
+from week4_training.checkpoint import load_checkpoint
 from week5_generation.cli import main as sample_main
 from week5_generation.finetune.chat import ChatHistory, answer, fitted_history
 from week5_generation.finetune.cli import main
@@ -26,7 +25,7 @@ from week5_generation.finetune.template import END, TEMPLATE_TOKENS, Message
 from week5_generation.finetune.training import FineTuner
 from week5_generation.finetune.vocabulary import with_special_tokens
 from week5_generation.loading import load_source
-from week5_generation.tests.conftest import tiny_model
+from week5_generation.tests.conftest import save_course_checkpoint
 from week5_generation.tests.test_cli import hf_gpt2_state_dict
 
 TIMING = {"tokens_per_s", "train_seconds"}
@@ -34,25 +33,7 @@ TIMING = {"tokens_per_s", "train_seconds"}
 
 def write_base(run_dir: Path) -> Path:
     """A week-4 checkpoint of a random byte-level model with a 32-token context."""
-    tokenizer = Tokenizer.bytes_only()
-    model = tiny_model(tokenizer.vocab_size, block_size=32)
-    config = config_from_dict(
-        {
-            "model": json.loads(json.dumps(vars(model.config))),
-            "run": {"name": run_dir.name, "seed": 7},
-        }
-    )
-    save_checkpoint(
-        run_dir / BEST,
-        {
-            "model": model.state_dict(),
-            "config": config.to_dict(),
-            "tokenizer": tokenizer_record(tokenizer),
-            "step": 3,
-            "best_val_loss": 5.0,
-        },
-    )
-    return run_dir
+    return save_course_checkpoint(run_dir, Tokenizer.bytes_only(), block_size=32)
 
 
 def write_examples(path: Path, n: int = 60) -> Path:

@@ -3,12 +3,13 @@
     python -m week6_optimizations.bench [--quick] [--out-dir runs/bench] [--only training ...]
 
 Sections come from the row providers in `rows.ROW_PROVIDERS` (tokenizer, training, trainer,
-generation; the MLX port registers mlx). The variants compared in a row group are timed in
-interleaved rounds after untimed warm-up (`shared.bench.interleaved`); each ratio is computed
-within a round against the group's reference and reported as the median with the lowest and
-highest round, "times faster than the reference", higher is better. A row whose rounds disagree
-by more than `shared.bench.SPREAD_LIMIT` is marked unreliable. `--quick` (make bench QUICK=1)
-runs fewer cases, shorter runs and fewer rounds, and writes the same JSON layout.
+generation; the MLX port registers mlx and the playground its own section). The variants
+compared in a row group are timed in interleaved rounds after untimed warm-up
+(`shared.bench.interleaved`); each ratio is computed within a round against the group's
+reference and reported as the median with the lowest and highest round, "times faster than the
+reference", higher is better. A row whose rounds disagree by more than `shared.bench.SPREAD_LIMIT`
+is marked unreliable. `--quick` (make bench QUICK=1) runs fewer cases, shorter runs and fewer
+rounds, and writes the same JSON layout.
 """
 
 from __future__ import annotations

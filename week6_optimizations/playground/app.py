@@ -41,7 +41,7 @@ from week6_optimizations.playground.api import (
     Knobs,
     validation_error,
 )
-from week6_optimizations.playground.generation import Outcome, Step, steps
+from week6_optimizations.playground.generation import Outcome, Step, steps, token_text
 from week6_optimizations.playground.store import ModelStore
 
 TRANSCRIPT_STOP = "\n\n"  # a plain model's reply ends where the corpus ends a speech
@@ -238,8 +238,6 @@ def create_app(
     async def tokenize(body: CompletionRequest) -> dict[str, Any]:
         _, source = store.get(body.model)
         ids = source.tokenizer.encode(body.prompt, allowed_special="none")
-        from week6_optimizations.playground.generation import token_text
-
         return {"ids": ids, "tokens": [token_text(source.tokenizer, i) for i in ids]}
 
     async def run(
