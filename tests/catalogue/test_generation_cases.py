@@ -415,3 +415,28 @@ def test_nan_weights_are_one_line(workspace, nan_run, command):
     where = ["--checkpoint", str(nan_run)] if command[0] == "sample" else [str(nan_run)]
     result = workspace.course("week5_generation", *command, *where)
     assert_refused(result, str(nan_run / "checkpoint.pt"), "NaN", code=2)
+
+
+# ----------------------------------------------------------------------------- case 12
+
+
+def test_a_compiler_that_cannot_build_mlx_kernels_runs_uncompiled(workspace, tmp_path):
+    """A `g++` that could not build MLX's CPU kernels (`cannot execute 'cc1plus'`) stopped MLX
+    runs at their first step. A wrong GCC_EXEC_PREFIX breaks the compiler the same way, and an
+    empty temporary folder leaves MLX no library built before."""
+    pytest.importorskip("mlx.core")
+    config = tiny_config(
+        tmp_path, "mlx_no_compiler", workspace.corpus, max_iters=2, eval_interval=2, compile="true"
+    )
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write("  backend: mlx\n")
+    (tmp_path / "tmp").mkdir()
+    broken = {"GCC_EXEC_PREFIX": "/nonexistent/lib/gcc/", "TMPDIR": str(tmp_path / "tmp")}
+    command = ["week6_optimizations.mlx_port", "train", "--config", str(config)]
+    # a new interpreter: turning compilation off lasts for the rest of the process
+    result = course(*command, process=True, env={**workspace.env, **broken})
+    assert result.returncode == 0, result
+    notes = [line for line in result.stderr.splitlines() if "C++ kernels" in line]
+    assert len(notes) == 1 and "cc1plus" in notes[0] and "uncompiled" in notes[0], result
+    assert "Traceback" not in result.stderr, result
+    assert (tmp_path / "runs" / "mlx_no_compiler" / "last.safetensors").is_file()

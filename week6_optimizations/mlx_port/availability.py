@@ -28,9 +28,12 @@ def mlx_available() -> bool:
 
 def require_mlx() -> None:
     """Raise a `CourseError` with `MLX_MISSING` (exit 2 from the CLI) unless MLX can be imported;
-    on Linux, say once when MLX is left on its slow bundled BLAS (blas.py)."""
+    on Linux, say once when MLX is left on its slow bundled BLAS (blas.py), or runs uncompiled
+    because the system's C++ compiler cannot build its kernels (jit.py)."""
     if not mlx_available():
         raise CourseError(MLX_MISSING)
     from week6_optimizations.mlx_port.blas import announce_fallback
+    from week6_optimizations.mlx_port.jit import check_kernel_compiler
 
     announce_fallback()
+    check_kernel_compiler()
