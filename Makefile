@@ -169,6 +169,10 @@ serve: setup ## Week 6: the playground, an OpenAI-compatible server and a web pa
 	$(PY) -m week6_optimizations.playground serve $(if $(CKPT),--ckpt $(call quote,$(CKPT))) \
 	  $(if $(PORT),--port $(call quote,$(PORT))) $(if $(HOST),--host $(call quote,$(HOST)))
 
+prepare: data ## Week 6: your own text files as a corpus of token shards; then train with ARGS="data.corpus=<NAME>" (DATA=<folder, file or glob> NAME=<corpus> [CFG=configs/tiny.yaml] [OVERWRITE=1] [ARGS="prepare.workers=2"])
+	$(PY) -m week6_optimizations.corpus prepare --data $(call quote,$(DATA)) --name $(call quote,$(NAME)) \
+	  --config $(call quote,$(CFG)) $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE))) $(ARGS)
+
 ablate: data ## Week 6: the modern blocks at equal training time, SEEDS seeds each; writes runs/ablation/<name>/results.md ([MINUTES=5] [SEEDS=2] [ONLY="rope muon"] [CFG=...] [DRY_RUN=1] [QUICK=1])
 	$(PY) -m week6_optimizations.ablation --base $(call quote,$(CFG)) \
 	  $(if $(MINUTES),--minutes $(call quote,$(MINUTES))) $(if $(SEEDS),--seeds $(call quote,$(SEEDS))) \

@@ -161,8 +161,29 @@ def corpus_path(corpus: str) -> Path:
     path = Path(corpus)
     if not path.is_file():
         known = ", ".join(group_files())
-        raise DataError(f"corpus {corpus!r}: no such file, and not one of {known}")
+        raise DataError(
+            f"corpus {corpus!r}: no such file, not one of {known}, and no corpus prepared under "
+            f"that name (make prepare DATA=<files> NAME={corpus} prepares one)"
+        )
     return path
+
+
+PREPARED_MANIFEST = "manifest.json"
+
+
+def prepared_dir(name: str) -> Path:
+    """The folder of the corpus prepared as `name` (`make prepare NAME=...`): its token shards,
+    its tokenizer and `manifest.json`, the file that says what the folder holds and is written
+    last. A name is a plain file name, never a path, so it cannot point outside the folder."""
+    return cache_dir() / "corpora" / name
+
+
+def is_prepared(corpus: str) -> bool:
+    """Whether `data.corpus` names a prepared corpus rather than a text file: a plain name (no
+    folder part, not a known file, not a file that exists) whose folder holds a manifest."""
+    if corpus in KNOWN_FILES or Path(corpus).name != corpus or Path(corpus).is_file():
+        return False
+    return (prepared_dir(corpus) / PREPARED_MANIFEST).is_file()
 
 
 def read_text(path: str | Path) -> str:

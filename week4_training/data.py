@@ -110,7 +110,14 @@ def load_token_data(
 
     Encoding a large corpus takes a while; `log` (e.g. `print`) is told when it starts. Ctrl-C
     in the middle leaves no cache behind: each file is written atomically, meta.json last.
+    A corpus prepared ahead (`make prepare`) is read by its own format (corpus_format.py).
     """
+    from week4_training.corpus_format import prepared_format
+
+    prepared = prepared_format(corpus)
+    if prepared is not None:
+        folder, reader = prepared
+        return reader.token_data(folder, tokenizer, log)
     text = read_text(corpus_path(corpus))
     corpus_sha = _sha256_text(text)
     root = Path(root) if root is not None else cache_dir() / "tokens"

@@ -167,13 +167,11 @@ class Trainer:
     def _prepare(self, cfg: Config, saved: SavedState | None, progress: bool) -> RunSetup:
         """Seed, tokenizer, data and batches; rank 0 trains the tokenizer and encodes the corpus
         into the cache, the others read them."""
-        from week2_tokenizer import load_or_train_tokenizer
+        from week4_training.corpus_format import run_tokenizer
 
         parallel = self.parallel
         seed_everything(cfg.run.seed)
-        tokenizer = parallel.main_first(
-            lambda: load_or_train_tokenizer(cfg.tokenizer, cfg.data.corpus)
-        )
+        tokenizer = parallel.main_first(lambda: run_tokenizer(cfg.tokenizer, cfg.data.corpus))
         if saved is not None:
             check_tokenizer(saved.record, tokenizer, saved.path)
         cfg = resolve_model_config(cfg, tokenizer)

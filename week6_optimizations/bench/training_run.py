@@ -36,8 +36,8 @@ from shared.bench import interleaved, timed_rows
 from shared.config import Config, load_config
 from shared.data import corpus_path, read_text
 from shared.paths import CONFIGS_DIR
-from week2_tokenizer import load_or_train_tokenizer
 from week4_training.cli import TRAIN_SECTIONS
+from week4_training.corpus_format import run_tokenizer
 from week4_training.data import TokenData, load_token_data
 from week4_training.trainer import Trainer, resolve_model_config
 from week6_optimizations.bench.plain_loop import EVAL_ITERS, PlainLoop
@@ -98,7 +98,7 @@ class BenchRuns:
 
 def prepared_data(cfg: Config) -> tuple[Config, TokenData]:
     """The config with model.vocab_size filled in, and the encoded corpus (cached)."""
-    tokenizer = load_or_train_tokenizer(cfg.tokenizer, cfg.data.corpus)
+    tokenizer = run_tokenizer(cfg.tokenizer, cfg.data.corpus)
     return resolve_model_config(cfg, tokenizer), load_token_data(cfg.data.corpus, tokenizer)
 
 
