@@ -99,7 +99,9 @@ def documents_in(path: Path, text: str) -> Iterator[Document]:
     if kind_of(path) in TEXT_SUFFIXES:
         yield Document(normalise_newlines(text), str(path))
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines ends a line at "\n" only: str.splitlines would also cut at U+2028 and
+    # U+0085, which JSON allows unescaped inside a string.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -116,8 +116,14 @@ def build_tokenizer(
     text = "\n\n".join(sample)
     print(f"tokenizer: training BPE with vocab_size {cfg.vocab_size} on {size:,} characters")
     trained_on = TrainedOn(name, text_sha256(text), "train")
-    return train_recorded(text, trained_on, cfg.vocab_size, list(cfg.special_tokens),
-                          cfg.pattern, "tokenizer.vocab_size")  # fmt: skip
+    return train_recorded(
+        text,
+        trained_on,
+        cfg.vocab_size,
+        list(cfg.special_tokens),
+        cfg.pattern,
+        "tokenizer.vocab_size",
+    )
 
 
 # The encoding workers: each holds the tokenizer, set once when it starts.
@@ -214,9 +220,15 @@ def summary(counts: Counts, writers: dict[bool, ShardWriter], seconds: float, re
     rows = [("split", "documents", "bytes", "tokens", "shards")]
     for label, validation in (("train", False), ("val", True)):
         records = writers[validation].records
-        rows.append((label, f"{sum(r.documents for r in records):,}",
-                     f"{sum(r.bytes for r in records):,}", f"{sum(r.tokens for r in records):,}",
-                     f"{len(records)}"))  # fmt: skip
+        rows.append(
+            (
+                label,
+                f"{sum(r.documents for r in records):,}",
+                f"{sum(r.bytes for r in records):,}",
+                f"{sum(r.tokens for r in records):,}",
+                f"{len(records)}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.append(
@@ -241,6 +253,7 @@ def prepare(
             "another NAME"
         )
     files = find_files(data)
+    cfg = cfg.with_defaults("tokenizer", "prepare")
     settings: PrepareConfig = cfg.prepare
     workers = settings.workers or os.cpu_count() or 1
     started = time.perf_counter()
@@ -251,31 +264,51 @@ def prepare(
         tokenizer = build_tokenizer(cfg.tokenizer, files, settings, name)
         tokenizer.save(building / TOKENIZER_FILE)
         dtype = token_dtype(tokenizer.vocab_size)
-        writers = {v: ShardWriter(building, "val" if v else "train", dtype, settings.shard_tokens)
-                   for v in (False, True)}  # fmt: skip
+        writers = {
+            v: ShardWriter(building, "val" if v else "train", dtype, settings.shard_tokens)
+            for v in (False, True)
+        }
         counts = Counts()
         total = sum(path.stat().st_size for path in files)
-        with tqdm(total=total, unit="B", unit_scale=True, desc="encoding",
-                  disable=not progress) as bar:  # fmt: skip
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc="encoding", disable=not progress
+        ) as bar:
             documents = scan(files, settings, counts, lambda p: bar.update(p.stat().st_size))
             encode_all(documents, tokenizer, writers, workers)
         for writer in writers.values():
             writer.flush()
         check_counts(data, counts, writers, settings.val_fraction)
-        write_manifest(building, {
-            "format": FORMAT, "version": VERSION, "name": name, "data": data,
-            "dtype": dtype.name,
-            "tokenizer": {"file": TOKENIZER_FILE, "kind": cfg.tokenizer.kind,
-                          "vocab_size": tokenizer.vocab_size, "sha256": tokenizer.sha256,
-                          "trained_on": None if tokenizer.trained_on is None
-                          else tokenizer.trained_on.to_json()},
-            "prepare": asdict(settings),
-            "files": {"read": counts.files, "not_utf8": counts.not_utf8,
-                      "documents": counts.documents, "short": counts.short,
-                      "duplicates": counts.duplicates},
-            "splits": {"train": split_summary(writers[False].records),
-                       "val": split_summary(writers[True].records)},
-        })  # fmt: skip
+        write_manifest(
+            building,
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "name": name,
+                "data": data,
+                "dtype": dtype.name,
+                "tokenizer": {
+                    "file": TOKENIZER_FILE,
+                    "kind": cfg.tokenizer.kind,
+                    "vocab_size": tokenizer.vocab_size,
+                    "sha256": tokenizer.sha256,
+                    "trained_on": None
+                    if tokenizer.trained_on is None
+                    else tokenizer.trained_on.to_json(),
+                },
+                "prepare": asdict(settings),
+                "files": {
+                    "read": counts.files,
+                    "not_utf8": counts.not_utf8,
+                    "documents": counts.documents,
+                    "short": counts.short,
+                    "duplicates": counts.duplicates,
+                },
+                "splits": {
+                    "train": split_summary(writers[False].records),
+                    "val": split_summary(writers[True].records),
+                },
+            },
+        )
         _move_into_place(building, target)
     finally:
         shutil.rmtree(building, ignore_errors=True)

@@ -79,10 +79,12 @@ class ShardsFormat:
             if log is not None and split == "train":
                 log(f"checking the {len(records)} training shards of {folder.name} (SHA-256)")
             for record in records:
-                check_shard(folder / record.file, record.tokens, dtype, record.sha256,
-                            prepare_again(folder))  # fmt: skip
-            tokens = ShardedTokens([folder / r.file for r in records],
-                                   [r.tokens for r in records], dtype)  # fmt: skip
+                check_shard(
+                    folder / record.file, record.tokens, dtype, record.sha256, prepare_again(folder)
+                )
+            tokens = ShardedTokens(
+                [folder / r.file for r in records], [r.tokens for r in records], dtype
+            )
             splits[split] = TokenSplit(tokens, manifest.split_bytes(split))  # type: ignore[arg-type]
         return TokenData(train=splits["train"], val=splits["val"], folder=folder, rebuilt=False)
 
