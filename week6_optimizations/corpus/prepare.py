@@ -231,11 +231,12 @@ def summary(counts: Counts, writers: dict[bool, ShardWriter], seconds: float, re
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    text = sum(r.bytes for writer in writers.values() for r in writer.records)
     lines.append(
-        f"read {counts.files} files ({read / 1e6:,.1f} MB) in {seconds:.1f} s "
-        f"({read / 1e6 / max(seconds, 1e-9):.1f} MB/s): {counts.documents:,} documents, "
-        f"dropped {counts.short:,} shorter than min_chars and {counts.duplicates:,} duplicates; "
-        f"skipped {len(counts.not_utf8)} files that are not UTF-8"
+        f"read {counts.files} files ({read / 1e6:,.1f} MB on disk) in {seconds:.1f} s: "
+        f"{text / 1e6:,.1f} MB of text kept, {text / 1e6 / max(seconds, 1e-9):.1f} MB/s; "
+        f"{counts.documents:,} documents, dropped {counts.short:,} shorter than min_chars and "
+        f"{counts.duplicates:,} duplicates; skipped {len(counts.not_utf8)} files that are not UTF-8"
     )
     return "\n".join(lines)
 

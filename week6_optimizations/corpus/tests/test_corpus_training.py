@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from shared.config import config_from_dict
 from shared.data import prepared_dir
 from shared.runs import read_metrics
 from week2_tokenizer import Tokenizer
 from week4_training.checkpoint import read_checkpoint
-from week4_training.data import load_token_data
+from week4_training.data import BatchSampler, load_token_data
 from week4_training.trainer import Trainer
 from week6_optimizations.corpus.manifest import FORMAT, VERSION, split_summary, write_manifest
 from week6_optimizations.corpus.prepare import prepare
@@ -166,6 +167,27 @@ def test_memory_does_not_grow_with_the_corpus(tmp_path, cache):
         ]
         peaks[name] = peak_rss_mb(args, env)
     assert peaks["big"] < peaks["small"] + 64, peaks  # the corpus grew by 318 MB
+
+
+def resident_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_drawing_windows_all_over_a_big_corpus_keeps_memory_flat(cache):
+    """40,000 random windows over 320 MB of tokens: a memory map would have made most of the
+    file resident (each page fault maps its neighbours too); reading them keeps only the batch."""
+    folder = big_corpus("big", 160 * 2**20)
+    tokenizer = Tokenizer.load(folder / "tokenizer.json")
+    data = load_token_data("big", tokenizer)
+    sampler = BatchSampler(data.train.tokens, 64, 16, seed=1)
+    sampler.next_batch(torch.device("cpu"))
+    before = resident_mb()
+    for _ in range(2500):
+        sampler.next_batch(torch.device("cpu"))
+    assert resident_mb() - before < 16
 
 
 def test_make_prepare_then_make_train_on_generated_files(tmp_path):
