@@ -35,7 +35,7 @@ overall_gate := 85
 WEEKS := week1 week2 week3 week4 week5 week6
 
 .PHONY: help setup lock data env explore baseline test lint typecheck format clean-venv \
-        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write finetune sft-data sft-eval gpt2 serve $(WEEKS)
+        shared-tests cross-tests notebooks bench-smoke bpe-train params train eval plot sample chat evaluate bench ablate workbook check notebooks-write finetune sft-data sft-eval gpt2 serve size $(WEEKS)
 
 help: ## Setup: list every command
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { split($$2, p, ": "); \
@@ -177,6 +177,14 @@ ablate: data ## Week 6: the modern blocks at equal training time, SEEDS seeds ea
 	$(PY) -m week6_optimizations.ablation --base $(call quote,$(CFG)) \
 	  $(if $(MINUTES),--minutes $(call quote,$(MINUTES))) $(if $(SEEDS),--seeds $(call quote,$(SEEDS))) \
 	  $(if $(ONLY),--only $(ONLY)) $(if $(DRY_RUN),--dry-run) $(if $(QUICK),--quick)
+
+# One number sets a model's size: DEPTH blocks, 64 x DEPTH wide, DEPTH heads, a learning rate that
+# falls as 1/sqrt(width) (week6_optimizations/sizes.py). Writes configs/size_d<DEPTH>.yaml.
+size: setup ## Week 6: write a config whose depth sets width, heads and lr (DEPTH=12 [BASE=configs/modern.yaml] [OUT=configs/size_d12.yaml] [OVERWRITE=1])
+	@test -n "$(DEPTH)" || { echo "error: say which depth: make size DEPTH=12" >&2; exit 2; }
+	$(PY) -m week6_optimizations.size_config --depth=$(call quote,$(DEPTH)) \
+	  $(if $(BASE),--base=$(call quote,$(BASE))) $(if $(OUT),--out=$(call quote,$(OUT))) \
+	  $(if $(OVERWRITE),--overwrite=$(call quote,$(OVERWRITE)))
 
 # ------------------------------------------------------------------ workbook
 

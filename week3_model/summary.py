@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from shared.config import config_from_dict, load_config
+from shared.config import Config, config_from_dict, load_config
 from shared.errors import run_cli
 from week2_tokenizer.config import GPT2_VOCAB_SIZE, expected_vocab_size
 from week3_model.config import GPTConfig
@@ -43,12 +43,25 @@ def model_config(
         config = load_config(config_path, overrides, sections=sections)
     else:
         config = config_from_dict({}, overrides, sections=sections)
-    model = config.model
-    if model.vocab_size is None:
-        if vocab_size is None:
-            vocab_size = expected_vocab_size(config.tokenizer) if config_path else GPT2_VOCAB_SIZE
-        model = dataclasses.replace(model, vocab_size=vocab_size)
-    return model
+        vocab_size = GPT2_VOCAB_SIZE if vocab_size is None else vocab_size
+    return with_vocab_size(config, vocab_size)
+
+
+def with_vocab_size(config: Config, vocab_size: int | None = None) -> GPTConfig:
+    """`config.model` with vocab_size filled in if unset: `vocab_size` if given, else the size
+    the config's tokenizer section gives (known without building the tokenizer)."""
+    model: GPTConfig = config.model
+    if model.vocab_size is not None:
+        return model
+    if vocab_size is None:
+        vocab_size = expected_vocab_size(config.tokenizer)
+    return dataclasses.replace(model, vocab_size=vocab_size)
+
+
+def meta_model(config: GPTConfig) -> GPT:
+    """The GPT of `config` on PyTorch's "meta" device: every shape, no memory, no arithmetic."""
+    with torch.device("meta"):
+        return GPT(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,8 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     config = model_config(args.config, args.overrides, args.vocab_size)
-    with torch.device("meta"):
-        model = GPT(config)
+    model = meta_model(config)
     print(config)
     print(format_breakdown(model.parameter_breakdown()))
     print(f"without embeddings: {model.num_parameters(include_embeddings=False):,}")

@@ -18,6 +18,7 @@
       log_interval: 10        # write a metrics row every this many steps
       dtype: float32          # float32 | bfloat16 | float16 (autocast; float16 adds a GradScaler)
       compile: false          # torch.compile the model
+      activation_checkpointing: false  # recompute each block in backward (checkpointing.py)
       optimizer: adamw        # a name in week 4's OPTIMIZER table (optim.py): adamw; week 6: muon
       muon_lr: 0.02           # week 6's muon: the peak rate of the block matrices
       muon_momentum: 0.95     # week 6's muon: the momentum of its Nesterov update
@@ -71,6 +72,9 @@ class TrainConfig:
     log_interval: write a training row to metrics.jsonl every this many steps.
     dtype: the autocast precision: float32 (none), bfloat16, or float16 (with a GradScaler).
     compile: wrap the model in `torch.compile` (needs a C++ compiler on CPU; minutes to warm up).
+    activation_checkpointing: keep only each Block's input during the forward pass and recompute
+        the Block's activations in the backward pass (checkpointing.py): the same loss and
+        gradients, much less activation memory, one more forward pass per step.
     sample_tokens: how many tokens of text the run writes to samples.txt at the end (0 = none).
     optimizer: the entry of the OPTIMIZER table (optim.py) that builds the optimizer: `adamw`
         (this week: AdamW in two groups) or a later week's (week 6: `muon`). The schedule scales
@@ -97,6 +101,7 @@ class TrainConfig:
     log_interval: int = 10
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     compile: bool = False
+    activation_checkpointing: bool = False
     sample_tokens: int = 300
     optimizer: str = "adamw"
     muon_lr: float = 0.02

@@ -1,9 +1,11 @@
 """PyTorch's half of the training loop: the backend of `run.backend: torch` (see backend.py).
 
-    build          GPT(config) on the run's device, the optimizer `train.optimizer` names
-                   (optim.py: AdamW in two groups), a GradScaler for float16 (step.py),
-                   torch.compile if asked; a resume loads last.pt's weights, optimizer state
-                   (AdamW's moments), scale, batch generator and random states
+    build          GPT(config) on the run's device, its Blocks recomputed in backward if
+                   `train.activation_checkpointing` (checkpointing.py), the optimizer
+                   `train.optimizer` names (optim.py: AdamW in two groups), a GradScaler for
+                   float16 (step.py), torch.compile if asked; a resume loads last.pt's
+                   weights, optimizer state (AdamW's moments), scale, batch generator and
+                   random states
     train_step     `optimizer_step` (step.py) over grad_accum_steps micro-batches
     evaluate       `evaluate` (evaluate.py): the whole validation split, or an estimate from
                    a fixed subset of its windows, in the run's dtype
@@ -39,6 +41,7 @@ from week4_training.checkpoint import (
     set_rng_state,
     tokenizer_record,
 )
+from week4_training.checkpointing import checkpoint_blocks
 from week4_training.data import stream_seed
 from week4_training.evaluate import EvalResult, evaluate
 from week4_training.optim import build_optimizer, set_learning_rate
@@ -82,6 +85,8 @@ class TorchBackend:
         self.last_path = setup.run_dir / LAST
         self.device = parallel.device(cfg.run.device)
         self.model = GPT(cfg.model).to(self.device)  # the same initial weights on every rank
+        if train.activation_checkpointing:  # changes how Blocks are called, not their weights
+            checkpoint_blocks(self.model)
         if parallel.rank > 0:  # its own dropout masks, as it has its own batches
             seed_everything(stream_seed(cfg.run.seed, parallel.rank))
         self.optimizer = build_optimizer(self.model, train, self.device)

@@ -3,9 +3,9 @@
     python -m week6_optimizations.bench [--quick] [--out-dir runs/bench] [--only training ...]
 
 Sections come from the row providers in `rows.ROW_PROVIDERS` (tokenizer, training, trainer,
-generation; the MLX port registers mlx and the playground its own section). The variants
-compared in a row group are timed in interleaved rounds after untimed warm-up
-(`shared.bench.interleaved`); each ratio is computed within a round against the group's
+generation, checkpointing; the MLX port registers mlx and the playground its own
+section). The variants compared in a row group are timed in interleaved rounds after untimed
+warm-up (`shared.bench.interleaved`); each ratio is computed within a round against the group's
 reference and reported as the median with the lowest and highest round, "times faster than the
 reference", higher is better. A row whose rounds disagree by more than `shared.bench.SPREAD_LIMIT`
 is marked unreliable. `--quick` (make bench QUICK=1) runs fewer cases, shorter runs and fewer
@@ -28,6 +28,7 @@ from shared.bench import machine_description
 from shared.device import pick_device
 from shared.errors import CourseError, run_cli
 from shared.paths import RUNS_DIR
+from week6_optimizations.bench.checkpointing import activation_checkpointing_rows
 from week6_optimizations.bench.generation import generation_rows_for, transformers_rows_for
 from week6_optimizations.bench.report import format_table, write_report
 from week6_optimizations.bench.rows import ROW_PROVIDERS, check_row, make_row, register_rows
@@ -90,6 +91,13 @@ def generation_rows(quick: bool) -> list[dict[str, Any]]:
     variants = (("naive", "learned"), ("sdpa", "rope"))
     rows = generation_rows_for(BLOCK_SIZES, device, rounds=5, warmup=1, variants=variants)
     return rows + transformers_rows_for(BLOCK_SIZES, device, rounds=5, warmup=1)
+
+
+@register_rows("checkpointing")
+def checkpointing_rows(quick: bool) -> list[dict[str, Any]]:
+    """Peak memory and speed of a training step with activation checkpointing, against the same
+    step without it: 8 layers at block 256 (quick: 2 small layers at block 64)."""
+    return activation_checkpointing_rows(quick, pick_device("auto"))
 
 
 def run_bench(

@@ -1,10 +1,11 @@
 """Training speed: tokens per second and peak memory of one optimizer step, per variant.
 
-One case = one model variant (attention, position, precision, torch.compile) at one block size,
-trained with week 4's `optimizer_step` on a fixed random batch (speed does not depend on what the
-tokens say). The shape is the course's baby model: 4 layers, 4 heads, 128 wide, batch 12. The
-baseline of each block size is week 3's model as written: naive attention, learned positions,
-float32, no compile. The cases of one block size are built side by side and their steps
+One case = one model variant (attention, position, precision, torch.compile, activation
+checkpointing: checkpointing.py measures that one) at one block size, trained with week 4's
+`optimizer_step` on a fixed random batch (speed does not depend on what the tokens say). The
+shape is the course's baby model: 4 layers, 4 heads, 128 wide, batch 12. The baseline of each
+block size is week 3's model as written: naive attention, learned positions, float32, no
+compile. The cases of one block size are built side by side and their steps
 timed in interleaved rounds (`shared.bench.interleaved`), each ratio computed within a round.
 Peak memory is measured once per case, over its warm-up steps.
 """
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from shared.bench import interleaved, make_row, single_ratio, timed_rows
 from shared.device import autocast
 from week3_model import GPT, GPTConfig
+from week4_training.checkpointing import checkpoint_blocks
 from week4_training.optim import make_optimizer
 from week4_training.step import make_scaler, optimizer_step
 from week6_optimizations.bench.memory import peak_memory_mb
@@ -49,6 +51,7 @@ class TrainCase:
     position: str = "learned"
     dtype: str = "float32"
     compile: bool = False
+    activation_checkpointing: bool = False
     n_layer: int = BABY["n_layer"]
     n_head: int = BABY["n_head"]
     n_embd: int = BABY["n_embd"]
@@ -58,7 +61,8 @@ class TrainCase:
     @property
     def label(self) -> str:
         parts = [self.attention, self.position, self.dtype]
-        return " ".join(parts + (["compile"] if self.compile else []))
+        parts += ["compile"] if self.compile else []
+        return " ".join(parts + (["checkpointed"] if self.activation_checkpointing else []))
 
     @property
     def is_baseline(self) -> bool:
@@ -78,6 +82,8 @@ def build_step(case: TrainCase, device: torch.device) -> Callable[[], None]:
         position=case.position,
     )
     model = GPT(config).to(device).train()
+    if case.activation_checkpointing:
+        checkpoint_blocks(model)
     optimizer = make_optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device=device)
     # torch.compile of a module returns a module, though its type hints say only "a callable"
     runner: nn.Module = torch.compile(model) if case.compile else model  # type: ignore[assignment]

@@ -19,6 +19,7 @@ same seed see the very same training windows.
 autocast, so the step casts the weights to bfloat16 for the forward and backward and AdamW
 updates the float32 ones; evaluation runs in bfloat16 too, samples and checkpoints are float32).
 float16 is refused: it needs week 4's loss scaling, which the port does not have.
+`train.activation_checkpointing: true` is refused as well: the port keeps every activation.
 
 `train.compile: true` runs the step through `mx.compile` (on Apple silicon it is cheap; with the
 Linux CPU wheel the first call JIT-compiles C++ kernels, tens of seconds, cached in /tmp/mlx).
@@ -65,6 +66,11 @@ def check_config(cfg: Config) -> None:
         raise CourseError(
             f"train.optimizer: the MLX port trains with adamw, got {cfg.train.optimizer!r}; "
             "set train.optimizer=adamw"
+        )
+    if cfg.train.activation_checkpointing:
+        raise CourseError(
+            "train.activation_checkpointing: the MLX port keeps every activation for backward "
+            "(it does not recompute blocks), got true; set train.activation_checkpointing=false"
         )
 
 

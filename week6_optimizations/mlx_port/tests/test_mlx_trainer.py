@@ -88,6 +88,17 @@ def test_existing_runs_are_refused_and_overwrite_replaces_them(corpus, tmp_path)
         mlx_trainer(cfg.replace("train", dtype="float16"), overwrite=True)
 
 
+def test_activation_checkpointing_is_refused_in_one_line_before_any_work(corpus, tmp_path):
+    """Week 4's `train.activation_checkpointing` recomputes PyTorch Blocks; the port has no
+    such recomputation, so it says so instead of silently keeping every activation."""
+    cfg = run_config(corpus, tmp_path / "runs", activation_checkpointing=True)
+    refused = r"^train.activation_checkpointing: the MLX port"
+    with pytest.raises(CourseError, match=refused) as error:
+        mlx_trainer(cfg)
+    assert "set train.activation_checkpointing=false" in str(error.value)
+    assert "\n" not in str(error.value) and not (tmp_path / "runs").exists()
+
+
 def test_cli_trains_resumes_and_converts(corpus, tmp_path, capsys):
     out = tmp_path / "runs"
     args = [
