@@ -16,13 +16,16 @@ class DataConfig:
     """Where the text comes from.
 
     corpus: a known file of `make data` (see `shared.data.KNOWN_FILES`) or a path to a UTF-8 text
-        file. The last 10% of its characters are the validation split (week 1's rule).
+        file: the last 10% of its characters are the validation split (week 1's rule); or the
+        name of a corpus prepared by `make prepare NAME=...`, whose manifest says what its
+        validation split is (week 4's corpus_format.py).
     """
 
     corpus: str = "tinyshakespeare.txt"
 
     def __post_init__(self) -> None:
-        check(bool(self.corpus), "corpus", "a known corpus name or a path to a text file")
+        allowed = "a known corpus name, a path to a text file or a prepared corpus's name"
+        check(bool(self.corpus), "corpus", allowed)
 
 
 @dataclass
