@@ -64,3 +64,15 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, config_file):
     args = [sys.executable, "-m", "week4_training", "train", "--config", config_file]
     result = interrupted(args, after=0.6)
     assert_interrupted(result)
+
+
+def test_make_size_without_a_depth_is_one_line_and_passes_its_knobs(tmp_path):
+    """`make size` with no DEPTH; then DEPTH, BASE and OUT reach the command (week 6's dial)."""
+    missing = make("size")
+    assert (
+        missing.returncode == 2 and "error: say which depth: make size DEPTH=12" in missing.stderr
+    )
+    out = tmp_path / "d2.yaml"
+    done = make("size", "DEPTH=2", "BASE=configs/gpt2-small.yaml", f"OUT={out}")
+    assert done.returncode == 0, done
+    assert "depth 2, n_embd 128, n_head 2" in done.stdout and out.is_file()

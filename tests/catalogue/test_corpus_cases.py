@@ -310,3 +310,25 @@ def test_case07_a_preparation_that_fails_partway_loses_nothing(lab: SimpleNamesp
         assert_refused(result, f'{bad}:2: "text" is int, not a string', code=2)
         assert _left_behind(lab, name) == (["play"] if name == "play" else []), name
     snapshot.assert_unchanged()
+
+
+# ------------------------------------------------------------------ the learner's path
+
+
+def test_make_prepare_then_make_train_on_generated_files(tmp_path):
+    """Generated files, `make prepare`, `make train` on the corpus: the whole path, as typed."""
+    env = {"COURSE_DATA_DIR": str(tmp_path / "cache")}
+    files = tmp_path / "files"
+    made = course("week6_optimizations.corpus", "generate", "--out", str(files), "--mb", "0.4")
+    assert made.returncode == 0 and len(list(files.rglob("doc*"))) == 8, made
+    knobs = [f"DATA={files}", "NAME=gen", "CFG=configs/baby.yaml", "ARGS=prepare.val_fraction=0.3"]
+    prepared = make("prepare", *knobs, env=env)
+    assert prepared.returncode == 0, prepared
+    assert "data.corpus=gen" in prepared.stdout and "  val " in prepared.stdout
+    args = "data.corpus=gen train.max_iters=4 train.eval_interval=4 run.name=gen"
+    trained = make(
+        "train", "CFG=configs/baby.yaml", f"ARGS={args} run.out_dir={tmp_path}/runs", env=env
+    )
+    assert trained.returncode == 0, trained
+    rows = [json.loads(line) for line in (tmp_path / "runs" / "gen" / "metrics.jsonl").open()]
+    assert rows[-1]["step"] == 4 and rows[-1]["val_bits_per_byte"] > 0

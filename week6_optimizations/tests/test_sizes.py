@@ -4,7 +4,6 @@ writes, which builds and trains; and every refusal in one line."""
 from __future__ import annotations
 
 import math
-import subprocess
 
 import pytest
 import yaml
@@ -13,7 +12,7 @@ import week2_tokenizer  # noqa: F401 - registers the tokenizer section
 import week4_training.config  # noqa: F401 - registers the train section
 from shared.config import load_config
 from shared.errors import CourseError, run_cli
-from shared.paths import CONFIGS_DIR, REPO_ROOT
+from shared.paths import CONFIGS_DIR
 from shared.runs import read_metrics
 from week3_model.summary import meta_model, model_config
 from week4_training.cli import TRAIN_SECTIONS
@@ -145,21 +144,6 @@ def test_bad_input_is_one_line_and_writes_nothing(arguments, message, tmp_path, 
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and error.count("\n") == 1
     assert sorted(CONFIGS_DIR.iterdir()) == before and list(tmp_path.iterdir()) == []
-
-
-def test_make_size_passes_its_knobs_and_refuses_a_missing_depth(tmp_path):
-    def make(*knobs: str) -> subprocess.CompletedProcess:
-        args = ["make", "--no-print-directory", "-s", "size", *knobs]
-        return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-
-    missing = make()
-    assert (
-        missing.returncode == 2 and "error: say which depth: make size DEPTH=12" in missing.stderr
-    )
-    out = tmp_path / "d2.yaml"
-    done = make("DEPTH=2", f"BASE={GPT2_SMALL}", f"OUT={out}")
-    assert done.returncode == 0, done.stderr
-    assert "depth 2, n_embd 128, n_head 2" in done.stdout and out.is_file()
 
 
 # ------------------------------------------------------------------ it trains

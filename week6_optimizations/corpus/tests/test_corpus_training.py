@@ -1,6 +1,7 @@
 """Training on a prepared corpus (`data.corpus: <name>`): week 4's loop, resumed exactly across
-shards, evaluated on the validation shards' bytes, in memory that does not grow with the corpus,
-and the whole path through the Makefile."""
+shards, evaluated on the validation shards' bytes, in memory that does not grow with the corpus.
+(The whole path through the Makefile, `make prepare` then `make train`, is a cross-week test:
+tests/catalogue/test_corpus_cases.py.)"""
 
 from __future__ import annotations
 
@@ -188,55 +189,3 @@ def test_drawing_windows_all_over_a_big_corpus_keeps_memory_flat(cache):
     for _ in range(2500):
         sampler.next_batch(torch.device("cpu"))
     assert resident_mb() - before < 16
-
-
-def test_make_prepare_then_make_train_on_generated_files(tmp_path):
-    """The learner's path: generated files, `make prepare`, `make train` on the corpus."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", COURSE_DATA_DIR=str(tmp_path / "cache"))
-    files = tmp_path / "files"
-
-    def make(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["make", "--no-print-directory", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "week6_optimizations.corpus",
-            "generate",
-            "--out",
-            str(files),
-            "--mb",
-            "0.4",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0 and len(list(files.rglob("doc*"))) == 8, made.stderr
-    prepared = make(
-        "prepare",
-        f"DATA={files}",
-        "NAME=gen",
-        "CFG=configs/baby.yaml",
-        "ARGS=prepare.val_fraction=0.3",
-    )
-    assert prepared.returncode == 0, prepared.stderr[-3000:]
-    assert "data.corpus=gen" in prepared.stdout and "  val " in prepared.stdout
-    trained = make(
-        "train",
-        "CFG=configs/baby.yaml",
-        f"ARGS=data.corpus=gen train.max_iters=4 train.eval_interval=4 "
-        f"run.out_dir={tmp_path / 'runs'} run.name=gen",
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    assert rows(tmp_path / "runs" / "gen")[-1]["step"] == 4
