@@ -1,4 +1,4 @@
-"""Week 6: the three ideas that make week 3's GPT modern and fast, then three sub-lessons.
+"""Week 6: the three ideas that make week 3's GPT modern and fast, then the sub-lessons.
 
 The lesson (README.md, lesson.ipynb): each idea is the diff it is against week 3's model.
 
@@ -15,12 +15,16 @@ The sub-lessons, each a package (or file) with its own entry and README section:
     distributed/   data-parallel training (DDP)           python -m week6_optimizations.distributed
     modern/        the blocks of today's small LLMs       model.norm, model.mlp, n_kv_head, ...
     muon.py        the Muon optimizer                     train.optimizer: muon
+    playground/    your model behind OpenAI's API         python -m week6_optimizations.playground
+    corpus/        your own files as token shards         python -m week6_optimizations.corpus
+    sizes.py       depth sets a model's size              python -m week6_optimizations.size_config
 
 No earlier week imports this package, and none is edited for a variant: pyproject.toml lists
-sdpa, rope, kv_cache, the modern blocks and muon in the tables of weeks 3, 4 and 5
-(`tiny_gpt.attention`, `tiny_gpt.position`, `tiny_gpt.norm`, `tiny_gpt.mlp`,
-`tiny_gpt.attention_feature`, `tiny_gpt.head`, `tiny_gpt.optimizer`, `tiny_gpt.decoder`), so a
-config or a flag that names one loads the module that provides it.
+sdpa, rope, kv_cache, the modern blocks, muon and the `shards` corpus format in the tables of
+weeks 3, 4 and 5 (`tiny_gpt.attention`, `tiny_gpt.position`, `tiny_gpt.norm`, `tiny_gpt.mlp`,
+`tiny_gpt.attention_feature`, `tiny_gpt.head`, `tiny_gpt.optimizer`, `tiny_gpt.decoder`,
+`tiny_gpt.corpus_format`), so a config or a flag that names one loads the module that provides
+it.
 """
 
 import shared  # noqa: F401  (first: see shared/__init__.py, before PyTorch loads)
